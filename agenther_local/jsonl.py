@@ -1,0 +1,149 @@
+"""Read native records with their line numbers; write JSONL atomically.
+
+`read_records(path)` streams a JSONL file (or parses a JSON list) and yields, per record,
+either a Trajectory or a RecordError located at "file:line". It never raises for a bad record,
+only for a file that cannot be read at all (InputFileError).
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Iterator
+
+from .errors import InputFileError, RecordError
+from .trajectory import Trajectory
+
+
+@dataclass(frozen=True)
+class Item:
+    """One record read from a file: exactly one of `value` and `error` is set."""
+    where: str                      # "file:line"
+    value: Any = None               # the parsed JSON value (raw record)
+    error: RecordError | None = None
+
+
+def check_input_file(path: Path) -> None:
+    if not path.exists():
+        raise InputFileError(f"{path}: no such file")
+    if path.is_dir():
+        raise InputFileError(f"{path}: is a directory, expected a JSONL or JSON file")
+
+
+def iter_json_values(path: Path) -> Iterator[Item]:
+    """Yield each JSON value of a JSONL file or of a top-level JSON list, with its line.
+
+    A top-level JSON object that is not a list is yielded as a single value.
+    """
+    check_input_file(path)
+    with open(path, "rb") as f:
+        head = f.read(4096).lstrip()
+    if head[:1] == b"[" or (head[:1] == b"{" and _is_single_document(path)):
+        yield from _iter_document(path)
+        return
+    with open(path, "rb") as f:
+        for lineno, raw in enumerate(f, 1):
+            where = f"{path}:{lineno}"
+            if not raw.strip():
+                continue
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError as e:
+                yield Item(where, error=RecordError("record", f"not UTF-8 (byte {e.start})", where))
+                continue
+            try:
+                yield Item(where, value=json.loads(text))
+            except json.JSONDecodeError as e:
+                yield Item(where, error=RecordError("record", f"malformed JSON: {e.msg} (column {e.colno})", where))
+
+
+def _is_single_document(path: Path) -> bool:
+    """A file starting with '{' is JSONL unless its first line alone is not a whole value."""
+    with open(path, "rb") as f:
+        first = f.readline()
+    try:
+        json.loads(first)
+        return False
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return True
+
+
+def _iter_document(path: Path) -> Iterator[Item]:
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = raw[: e.start].count(b"\n") + 1
+        where = f"{path}:{line}"
+        yield Item(where, error=RecordError("record", f"not UTF-8 (byte {e.start}); the whole JSON document is unreadable", where))
+        return
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as e:
+        where = f"{path}:{e.lineno}"
+        yield Item(where, error=RecordError("record", f"malformed JSON: {e.msg} (column {e.colno}); the whole JSON document is unreadable", where))
+        return
+    if not isinstance(doc, list):
+        yield Item(f"{path}:1", value=doc)
+        return
+    # Line numbers of the list's elements: re-scan with raw_decode (the document parsed once
+    # already, so this cannot fail).
+    dec = json.JSONDecoder()
+    pos = text.index("[") + 1
+    line = text.count("\n", 0, pos) + 1
+    prev = pos
+    for _ in doc:
+        while text[pos] in " \t\r\n,":
+            pos += 1
+        line += text.count("\n", prev, pos)
+        prev = pos
+        line_at = line
+        value, end = dec.raw_decode(text, pos)
+        yield Item(f"{path}:{line_at}", value=value)
+        pos = end
+
+
+def read_records(paths: Iterable[Path]) -> Iterator[tuple[str, Trajectory | RecordError]]:
+    """Native records from files: ("file:line", Trajectory) or ("file:line", RecordError)."""
+    for path in paths:
+        for item in iter_json_values(Path(path)):
+            if item.error is not None:
+                yield item.where, item.error
+                continue
+            try:
+                yield item.where, Trajectory.from_dict(item.value)
+            except RecordError as e:
+                yield item.where, e.at(item.where)
+
+
+def write_jsonl_atomic(path: Path, rows: Iterable[dict[str, Any]]) -> int:
+    """Write rows to `path` through a temp file + rename, so a reader never sees half a file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    n = 0
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            for row in rows:
+                f.write(json.dumps(row, ensure_ascii=False) + "\n")
+                n += 1
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return n
+
+
+def write_json_atomic(path: Path, obj: Any) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        json.dump(obj, f, ensure_ascii=False, indent=2)
+        f.write("\n")
+    os.replace(tmp, path)

@@ -1,0 +1,1 @@
+"""Judges: the Judge protocol, the llama.cpp and HTTP backends, manifests, the jury."""
