@@ -24,6 +24,9 @@ class DetectConfig:
     # An observation shorter than this (stripped) carries nothing to relabel from; a run with
     # no longer one is "not recoverable". Chosen so "OK"/"[]"/"None" do not count.
     min_substantive_chars: int = 20
+    # A final answer is unsupported (a hallucination, a major flaw) when more than this share of
+    # its specifics occurs in no tool output. SPEC: an unsupported final answer is low w.
+    unsupported_answer_share: float = 0.5
 
 
 @dataclass(frozen=True)
@@ -37,6 +40,12 @@ class RelabelConfig:
     judge_temperature: float = 0.0    # the independent judge is greedy (paper); P(yes) needs no sampling
     fallback_factor: float = 0.8      # after K attempts accept the best only if c >= 0.8 θ (paper)
     max_goal_tokens: int = 160        # generation budget of the relabel JSON (goal + rationale)
+    # Template of the writer. "relabel" shows facts only (small writers copy the original goal
+    # when they see it: see the template's comment); "relabel_with_original" is the paper's.
+    template: str = "relabel"
+    # Departure from the paper: the fallback attempt (c in [0.8θ, θ)) still needs the jury's
+    # yes. False restores the paper's behaviour (accept on the writer's c alone).
+    fallback_jury: bool = True
 
 
 @dataclass(frozen=True)
@@ -59,8 +68,19 @@ class RuntimeConfig:
     n_gpu_layers: int = 0             # >0 offloads layers on CUDA/Metal builds
     seed: int = 0
     batch_size: int = 512
-    # Tokens kept free after the prompt for the answer (relabel JSON needs the most).
-    answer_reserve: int = 200
+
+
+# Named juries for `--jury`. A juror is "model@prompt" (prompt = a template in prompts/). The
+# writer drafts hindsight goals and self-scores them (c); the jurors then vote. Lists start with
+# the strongest juror (the "strongest" rule needs it first). Chosen by measurement: README,
+# "Choosing the default juries", and bench/label_quality.py.
+JURY_PRESETS: dict[str, dict] = {
+    "fast": {"writer": "qwen2.5-coder-0.5b", "rule": "majority",
+             "jurors": ["qwen2.5-coder-0.5b@verify", "smollm2-135m@verify", "qwen2.5-coder-0.5b@verify_goal_first"]},
+    "strong": {"writer": "qwen2.5-coder-1.5b", "rule": "strongest",
+               "jurors": ["qwen2.5-coder-1.5b@verify", "qwen2.5-coder-0.5b@verify", "smollm2-135m@verify"]},
+}
+DEFAULT_JURY = "fast"
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from ..errors import RecordError
 from ..jsonl import check_input_file, iter_json_values
 from ..trajectory import Trajectory, _kind
 
-Located = tuple[str, "Trajectory | RecordError"]
+Located = tuple[str, Trajectory | RecordError]     # (where, what was read there)
 
 _EXPECTED = {str: "a string", list: "a list", dict: "an object", bool: "true or false",
              int: "a number", float: "a number"}

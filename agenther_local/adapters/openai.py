@@ -5,10 +5,10 @@ Follows the Chat Completions message shapes:
   and the `tool` message with the same `tool_call_id` is its observation; the older
   `function_call` is answered by the next `function` message;
 - the assistant text that accompanies a call (tau-bench: usually null) is the step's thought;
-  text that no call accompanies is what the agent said to the user: it becomes the thought of
-  the next user step, and the last such text is the final answer;
-- the first user message is the goal; later user messages are steps with role "user"
-  (action "user_message", observation = the user's words): context, never evidence;
+- the first user message is the goal; later user messages are steps with role "user": action
+  "user_message", action_input {"content": what the agent said to the user before it (text no
+  call accompanies)}, observation = the user's words. Context, never evidence;
+- the final answer is the last assistant text addressed to the user;
 - system messages go to `metadata["system"]`, not into steps.
 
 A record is {"messages": [...], "tools"?, "id"?, "success"?, "reward"?, "metadata"?} or a
@@ -26,19 +26,23 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Iterator
 
+from ..errors import RecordError
 from .common import (Located, arguments, as_text, json_records, label, located, need,
                      need_object, record_id)
 
 FORMAT = "openai"
+USER_ACTION = "user_message"
+ROLES = ("system", "developer", "user", "assistant", "tool", "function")
 
 
 def is_record(value: Any) -> bool:
-    """A chat record: {"messages": [{"role": ...}]} or a tau-bench item with `traj`."""
+    """A chat record: {"messages": [{"role": ...}]} or a tau-bench item with `traj`, whose
+    roles are all OpenAI's (LLaMA-Factory's role-tagged ShareGPT has "function_call" etc.)."""
     if not isinstance(value, dict):
         return False
     msgs = value.get("messages", value.get("traj"))
-    return (isinstance(msgs, list) and bool(msgs) and isinstance(msgs[0], dict)
-            and "role" in msgs[0] and "from" not in msgs[0])
+    return (isinstance(msgs, list) and bool(msgs)
+            and all(isinstance(m, dict) and m.get("role") in ROLES for m in msgs))
 
 
 def read(path: Path, branches: bool = False) -> Iterator[Located]:
@@ -57,14 +61,17 @@ def to_native(record: Any, default_id: str) -> dict[str, Any]:
     if "traj" in record and "messages" not in record:
         return _tau_bench(record, default_id)
     messages = need(record, "messages", list)
-    walk = walk_messages(messages, "messages", first_user_is_goal=True)
+    meta = need(record, "metadata", dict, optional=True) or {}
+    walk = walk_messages(messages, "messages")
     rid = record.get("id")
     native: dict[str, Any] = {
         "id": rid if isinstance(rid, (str, int)) and not isinstance(rid, bool) else default_id,
-        "goal": walk["goal"], "steps": walk["steps"], "final_answer": walk["final_answer"],
+        "goal": walk["first_user"], "steps": walk["steps"], "final_answer": walk["final_answer"],
         **label(record.get("success"), record.get("reward")),
-        "metadata": {**(record.get("metadata") or {}), **walk["metadata"]},
+        "metadata": {**meta, **walk["metadata"]},
     }
+    if isinstance(record.get("failure_reason"), str):
+        native["failure_reason"] = record["failure_reason"]
     tools = record.get("tools")
     if tools is not None:
         native["tools"] = tools
@@ -75,33 +82,37 @@ def _tau_bench(record: dict, default_id: str) -> dict[str, Any]:
     info = need(record, "info", dict)
     task = need(info, "task", dict, "info")
     goal = need(task, "instruction", str, "info.task")
-    walk = walk_messages(need(record, "traj", list), "traj", first_user_is_goal=False)
+    walk = walk_messages(need(record, "traj", list), "traj")
     task_id, trial = record.get("task_id"), record.get("trial")
-    rid = f"task{task_id}-trial{trial}" if task_id is not None else default_id
+    rid = (f"task{task_id}" + (f"-trial{trial}" if trial is not None else "")
+           if task_id is not None else default_id)
     return {
         "id": rid, "goal": goal, "steps": walk["steps"], "final_answer": walk["final_answer"],
         **label(reward=record.get("reward")),
         "metadata": {"benchmark": "tau-bench", "task_id": task_id, "trial": trial,
-                     "task": task, "reward_info": info.get("reward_info"), **walk["metadata"]},
+                     "task": task, "reward_info": info.get("reward_info"),
+                     "first_user_message": walk["first_user"], **walk["metadata"]},
     }
 
 
-def walk_messages(messages: list, path: str, first_user_is_goal: bool) -> dict[str, Any]:
-    """Steps, goal, final answer and system text of a chat message list.
+def walk_messages(messages: list, path: str) -> dict[str, Any]:
+    """Steps, first user message, final answer and system text of a chat message list.
 
     >>> w = walk_messages([{"role": "user", "content": "find x"},
     ...     {"role": "assistant", "content": "looking", "tool_calls": [{"id": "1",
     ...      "function": {"name": "search", "arguments": '{"q": "x"}'}}]},
     ...     {"role": "tool", "tool_call_id": "1", "content": "x=3"},
-    ...     {"role": "assistant", "content": "x is 3"}], "messages", True)
-    >>> w["goal"], w["steps"][0]["action"], w["steps"][0]["observation"], w["final_answer"]
+    ...     {"role": "assistant", "content": "x is 3"}], "messages")
+    >>> w["first_user"], w["steps"][0]["action"], w["steps"][0]["observation"], w["final_answer"]
     ('find x', 'search', 'x=3', 'x is 3')
     """
     steps: list[dict[str, Any]] = []
     by_call_id: dict[str, int] = {}     # tool_call_id -> index in steps
     waiting: list[int] = []             # steps still without a result, oldest first
     system: list[str] = []
-    goal, first_user, final_answer, said = None, None, "", ""
+    first_user: str | None = None
+    said: list[str] = []            # assistant text not yet attached to a step
+    final_answer = ""               # the last assistant text addressed to the user
     for i, msg in enumerate(messages):
         where = f"{path}[{i}]"
         msg = need_object(msg, where)
@@ -112,37 +123,45 @@ def walk_messages(messages: list, path: str, first_user_is_goal: bool) -> dict[s
         elif role == "user" and first_user is None:
             first_user = text
         elif role == "user":
-            steps.append({"thought": said, "action": "user_message", "action_input": {},
-                          "observation": text, "role": "user"})
-            said = ""
+            steps.append(user_step(said, text))
+            final_answer, said = (said[-1] if said else final_answer), []
         elif role == "assistant":
             calls = _calls(msg, where)
+            said += [text] if text else []
             if not calls:
-                said = f"{said}\n\n{text}" if said and text else (said or text)
-                final_answer = text or final_answer
                 continue
             for k, (call_id, name, args) in enumerate(calls):
-                thought = (f"{said}\n\n{text}" if said and text else said or text) if k == 0 else ""
-                steps.append({"thought": thought, "action": name,
+                steps.append({"thought": "\n\n".join(said) if k == 0 else "", "action": name,
                               "action_input": arguments(args), "observation": ""})
                 waiting.append(len(steps) - 1)
                 if call_id is not None:
                     by_call_id[call_id] = len(steps) - 1
-            said = ""
+            said = []
         elif role in ("tool", "function"):
             k = _answered_step(msg, where, by_call_id, waiting)
             steps[k]["observation"] = text
         else:
-            raise _role_error(where, role)
+            raise RecordError(f"{where}.role",
+                              f"unknown role {role!r} (expected one of {', '.join(ROLES)})")
     if first_user is None:
-        raise need_user(path)
-    goal = first_user if first_user_is_goal else None
+        raise RecordError(path, "no user message: the goal is unknown")
+    final_answer = said[-1] if said else final_answer
     metadata: dict[str, Any] = {}
     if system:
         metadata["system"] = "\n\n".join(system)
-    if not first_user_is_goal:
-        metadata["first_user_message"] = first_user
-    return {"goal": goal, "steps": steps, "final_answer": final_answer, "metadata": metadata}
+    return {"first_user": first_user, "steps": steps, "final_answer": final_answer,
+            "metadata": metadata}
+
+
+def user_step(said: list[str], reply: str, thought: str = "") -> dict[str, Any]:
+    """A user turn as a step: what the agent said to the user, and the user's reply.
+
+    >>> user_step(["Which date?"], "May 20")["action_input"]
+    {'content': 'Which date?'}
+    """
+    return {"thought": thought, "action": USER_ACTION,
+            "action_input": {"content": "\n\n".join(said)} if said else {},
+            "observation": reply, "role": "user"}
 
 
 def _calls(msg: dict, where: str) -> list[tuple[str | None, str, Any]]:
@@ -167,25 +186,14 @@ def _answered_step(msg: dict, where: str, by_call_id: dict[str, int], waiting: l
     call_id = msg.get("tool_call_id")
     if isinstance(call_id, str):
         if call_id not in by_call_id:
-            from ..errors import RecordError
             raise RecordError(f"{where}.tool_call_id", f"no earlier tool call has id {call_id!r}")
         k = by_call_id.pop(call_id)
     elif waiting:
         k = waiting[0]
     else:
-        from ..errors import RecordError
         raise RecordError(where, "a tool result with no tool call before it")
     if k in waiting:
         waiting.remove(k)
     return k
 
 
-def _role_error(where: str, role: str):
-    from ..errors import RecordError
-    return RecordError(f"{where}.role", f"unknown role {role!r} (expected system, user, "
-                                        "assistant, tool or function)")
-
-
-def need_user(path: str):
-    from ..errors import RecordError
-    return RecordError(path, "no user message: the goal is unknown")

@@ -254,3 +254,22 @@ def write_user_manifest(name: str, path: Path, chat_format: str, family: str, li
         f'license = "{license}"\n\n[source]\nkind = "path"\npath = {json.dumps(str(path))}\n',
         encoding="utf-8")
     return out
+
+
+def gguf_path(m: Manifest) -> Path:
+    """Where the model's GGUF is or will be, without joining parts (`models show`, `models list`)."""
+    if m.source["kind"] == "parts":
+        return cache_dir() / "models" / f"{m.sha256[:16]}-{m.file}"
+    return locate(m)
+
+
+def is_verified(m: Manifest) -> bool:
+    """True when a `.verified` marker says this very file passed a full sha256 check.
+
+    Never hashes and never joins parts: `models list` must stay instant with 1 GB judges.
+    """
+    try:
+        path = gguf_path(m)
+    except ModelError:
+        return False
+    return path.is_file() and _is_marked_ok(path, m.sha256)

@@ -126,8 +126,10 @@ class JudgeDetector:
     SCHEMA = {"type": "object", "properties": {"type": {"type": "string", "enum": list(FAILURE_TYPES)}},
               "required": ["type"]}
 
-    def __init__(self, judge: Judge, prompts: Prompts, cfg: DetectConfig, seed: int = 0):
+    def __init__(self, judge: Judge, prompts: Prompts, cfg: DetectConfig, seed: int = 0,
+                 unsupported_answer: Any = None):
         self.judge, self.prompts, self.cfg, self.seed = judge, prompts, cfg, seed
+        self.unsupported_answer = unsupported_answer
 
     def classify(self, traj: Trajectory) -> tuple[str, float, str, dict[str, Any]]:
         rendered, cuts = fit(self.judge, self.prompts, "detect_type", traj, 32, failure_types=FAILURE_TYPES)
@@ -139,8 +141,15 @@ class JudgeDetector:
         s = self.judge.p_yes(rendered)
         w = 1.0 - s.p_yes
         reason = f"{ftype} (model {self.judge.id}); P(major flaw) = {s.p_yes:.3f}: w = {w:.2f}"
+        # The deterministic hallucination check overrides the model: an answer no tool output
+        # supports is a major flaw whatever the judge thinks.
+        unsupported = list(self.unsupported_answer(traj)) if self.unsupported_answer else []
+        if unsupported:
+            ftype = "hallucination"
+            w = min(w, max(0.0, self.cfg.rule_base_weight - self.cfg.rule_weight_per_hit * len(unsupported)))
+            reason = f"major flaw: final answer states {', '.join(map(repr, unsupported[:3]))}, no tool output shows it: w = {w:.2f}"
         return ftype, w, reason, {"p_major": s.p_yes, "type_raw": gen.text, "judge": self.judge.id,
-                                  "cuts": len(cuts) + len(cuts2)}
+                                  "cuts": len(cuts) + len(cuts2), "unsupported": unsupported}
 
 
 def detect_failure(traj: Trajectory, detector: Detector, cfg: DetectConfig) -> Failure:

@@ -1,0 +1,43 @@
+"""Helpers shared by commands: format choice, progress bars, the summary table."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+SOURCE_FORMATS = ("auto", "native", "openai", "toolbench", "react", "sharegpt", "swe-agent")
+
+
+def format_choice() -> click.Choice:
+    return click.Choice(SOURCE_FORMATS)
+
+
+def progress_factory(quiet: bool):
+    """A tqdm bar with rate and ETA on a terminal; None when quiet or not a terminal."""
+    if quiet or not sys.stderr.isatty():
+        return None
+    from tqdm import tqdm
+    return lambda total: tqdm(total=total or None, unit="traj", desc="relabel", file=sys.stderr)
+
+
+def print_summary(s, outdir: Path) -> None:
+    c = s.counts
+    failures = sum(v for k, v in c.items() if k in ("accepted", "rejected", "error"))
+    line = (f"{s.read} read, {s.invalid} invalid, {c.get('skipped_success', 0) + c.get('success', 0)} successful, "
+            f"{c.get('skipped_unlabeled', 0)} unlabeled (skipped), {failures} failures, "
+            f"{c.get('accepted', 0)} accepted, {c.get('rejected', 0)} rejected, {c.get('error', 0)} errors")
+    click.echo(line)
+    if s.resumed:
+        click.echo(f"resumed: {s.resumed} record(s) taken from the journal")
+    for path, fmt in s.detected.items():
+        click.echo(f"  {path}: detected format {fmt}")
+    if s.per_type:
+        click.echo(f"  {'failure type':<22}{'accepted':>9}{'rejected':>9}{'error':>7}")
+        for t, v in sorted(s.per_type.items()):
+            click.echo(f"  {t:<22}{v.get('accepted', 0):>9}{v.get('rejected', 0):>9}{v.get('error', 0):>7}")
+    if s.rejected_by:
+        click.echo("  rejected by: " + ", ".join(f"{k} {v}" for k, v in sorted(s.rejected_by.items(), key=lambda kv: -kv[1])))
+    if s.cache:
+        click.echo(f"  model-call cache: {s.cache.get('hits', 0)} hits, {s.cache.get('misses', 0)} misses")
+    click.echo(f"  {s.seconds:.1f} s; output in {outdir}/ (" + ", ".join(f"{k} {v}" for k, v in s.written.items()) + ")")

@@ -1,0 +1,39 @@
+"""`agenther-local convert`: agent runs in foreign formats -> native JSONL.
+
+Parses options and calls `adapters.batch.convert_files`; records that cannot be read go to a
+sidecar next to the output (`OUT.invalid.jsonl`, one {"where", "reason"} per line).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from ..adapters import FORMATS
+from ..adapters.batch import convert_files, invalid_path, invalid_row
+from ..jsonl import write_jsonl_atomic
+from . import cli
+
+
+@cli.command()
+@click.option("--from", "fmt", type=click.Choice(("auto",) + FORMATS), default="auto",
+              show_default=True,
+              help="Input format; auto tells each file's format from its content.")
+@click.option("--branches", is_flag=True,
+              help="ToolBench: also write every abandoned branch of the search tree as a "
+                   "failed run.")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Native JSONL to write.")
+@click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
+def convert(fmt: str, branches: bool, output: Path, inputs: tuple[Path, ...]) -> None:
+    """Convert agent runs (OpenAI, ToolBench, ReAct, ShareGPT, SWE-agent) to native JSONL."""
+    result = convert_files(inputs, fmt, branches=branches)
+    written = write_jsonl_atomic(output, (t.to_dict() for t in result.trajectories))
+    sidecar = invalid_path(output)
+    # an old sidecar next to a new output would blame this run for someone else's records
+    if result.invalid or sidecar.exists():
+        write_jsonl_atomic(sidecar, (invalid_row(e) for e in result.invalid))
+    for counts in result.files:
+        click.echo(counts.line())
+    tail = f"; {len(result.invalid)} invalid records to {sidecar}" if result.invalid else ""
+    click.echo(f"wrote {written} trajectories to {output}{tail}")

@@ -1,0 +1,120 @@
+"""`agenther-local run`: the main job."""
+from __future__ import annotations
+
+import signal
+import sys
+from pathlib import Path
+
+import click
+
+from . import cli
+from ._common import format_choice, print_summary, progress_factory
+
+FORMAT_NAMES = ("sft", "dpo", "sharegpt")
+
+
+def _formats(ctx, param, value: str) -> tuple[str, ...]:
+    items = tuple(v.strip() for v in value.split(",") if v.strip())
+    bad = [v for v in items if v not in FORMAT_NAMES]
+    if bad or not items:
+        raise click.BadParameter(f"unknown format '{bad[0] if bad else value}' (known: {', '.join(FORMAT_NAMES)})")
+    return items
+
+
+@cli.command()
+@click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("-o", "--outdir", required=True, type=click.Path(path_type=Path), help="Output directory.")
+@click.option("--config", "config_file", type=click.Path(path_type=Path), help="TOML file with every option; flags override it.")
+@click.option("--from", "source_format", default=None, type=format_choice(), help="Input format (default: auto-detect).")
+@click.option("--formats", default=None, callback=lambda c, p, v: _formats(c, p, v) if v else None, help="Comma list of sft,dpo,sharegpt.")
+@click.option("--jury", default=None, help="Preset (fast, strong) or comma list of model[@prompt].")
+@click.option("--writer", default=None, help="Model that drafts hindsight goals (default: the jury preset's).")
+@click.option("--rule", default=None, help="Jury rule: majority, strongest, mean, all.")
+@click.option("--single-judge", is_flag=True, default=None, help="The paper's one-judge mode: the writer's P(yes) alone decides.")
+@click.option("--rule-based", is_flag=True, default=None, help="Rule-based failure detector and outcome extractor (no model calls in stages 1-2).")
+@click.option("--accept-threshold", type=click.FloatRange(0, 1), default=None, help="θ for every juror (overrides calibrated thresholds).")
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="Process at most N records.")
+@click.option("--seed", type=int, default=None, help="Seed of every sampled call (default 0).")
+@click.option("--include-successes", is_flag=True, default=None, help="Also write successful runs to sft_success.jsonl (the success-only baseline).")
+@click.option("--unlabeled", type=click.Choice(["skip", "failed"]), default=None, help="Records without a success label: skip (default) or treat as failed.")
+@click.option("--branches", is_flag=True, default=None, help="ToolBench: also relabel every abandoned branch of the search tree.")
+@click.option("--prompts", "prompts_dir", type=click.Path(path_type=Path, file_okay=False), default=None, help="Directory of templates overriding prompts/.")
+@click.option("--n-ctx", type=click.IntRange(min=512), default=None, help="Context size of every judge.")
+@click.option("--threads", type=click.IntRange(min=1), default=None, help="CPU threads for llama.cpp.")
+@click.option("--gpu-layers", type=click.IntRange(min=-1), default=None, help="Layers to offload on CUDA/Metal builds (-1 = all).")
+@click.option("--strict", is_flag=True, default=None, help="Stop at the first bad record.")
+@click.option("--no-cache", is_flag=True, default=None, help="Do not read or write the model-call cache.")
+@click.option("--no-resume", is_flag=True, default=None, help="Refuse an OUTDIR that holds an earlier run's journal.")
+@click.option("--no-report", is_flag=True, default=None, help="Do not write report.html.")
+@click.option("-q", "--quiet", is_flag=True, default=None, help="No progress bar.")
+def run(inputs, outdir, config_file, **flags):
+    """Relabel failed trajectories into SFT/DPO/ShareGPT data with local judges."""
+    from ..config import load_config
+    from ..errors import ConfigError
+    from ..pipeline import PipelineOptions, build_pipeline
+    from ..runner import RunOptions, run as run_job
+
+    cfg, file_opts = load_config(config_file)
+    known = set(flags) | {"formats"}
+    unknown = [k for k in file_opts if k.replace("-", "_") not in known]
+    if unknown:
+        raise ConfigError(f"{config_file}: [run] unknown key '{unknown[0]}'")
+    o = {k.replace("-", "_"): v for k, v in file_opts.items()}
+    o.update({k: v for k, v in flags.items() if v is not None})
+    if isinstance(o.get("formats"), str):
+        o["formats"] = _formats(None, None, o["formats"])
+    rt = {}
+    for flag, key in (("n_ctx", "n_ctx"), ("threads", "n_threads"), ("gpu_layers", "n_gpu_layers"), ("seed", "seed")):
+        if o.get(flag) is not None:
+            rt[key] = o[flag]
+    if rt:
+        cfg = cfg.replace("runtime", **rt)
+    popts = PipelineOptions(jury=o.get("jury", "fast"), writer=o.get("writer"), rule=o.get("rule"),
+                            rule_based=bool(o.get("rule_based")), accept_threshold=o.get("accept_threshold"),
+                            prompts_dir=Path(o["prompts_dir"]) if o.get("prompts_dir") else None,
+                            use_cache=not o.get("no_cache"), seed=int(o.get("seed", 0)),
+                            include_successes=bool(o.get("include_successes")), single_judge=bool(o.get("single_judge")))
+    ropts = RunOptions(inputs=list(inputs), outdir=outdir, source_format=o.get("source_format", "auto"),
+                       formats=tuple(o.get("formats") or FORMAT_NAMES), limit=o.get("limit"), strict=bool(o.get("strict")),
+                       resume=not o.get("no_resume"), branches=bool(o.get("branches")),
+                       unlabeled=o.get("unlabeled", "skip"), quiet=bool(o.get("quiet")))
+    pipeline, judges, cache = build_pipeline(popts, cfg)
+    describe = _describe(pipeline, judges, popts)
+    # SIGTERM behaves like Ctrl-C: the journal is flushed after every record anyway.
+    signal.signal(signal.SIGTERM, lambda *a: (_ for _ in ()).throw(KeyboardInterrupt()))
+    summary = run_job(ropts, cfg, pipeline, describe, progress_factory(ropts.quiet))
+    if cache is not None:
+        summary.cache = {"hits": cache.hits, "misses": cache.misses}
+    if summary.interrupted:
+        click.echo(f"Interrupted: {sum(summary.counts.values())} record(s) journaled in {outdir}/journal.jsonl. "
+                   f"Resume with the same command.", err=True)
+        sys.exit(130)
+    if not o.get("no_report"):
+        _write_report(outdir)
+    print_summary(summary, outdir)
+
+
+def _describe(pipeline, judges, popts) -> dict:
+    models = {}
+    for name, j in judges.items():
+        m = getattr(j, "manifest", None)
+        models[name] = {"sha256": j.sha256, "file": m.file if m else "", "chat_format": m.chat_format if m else ""}
+    prompts = pipeline.prompts
+    templates = {n: prompts.sha256(n) for n in prompts.names()}
+    jurors = [{"juror": j.id, "threshold": j.threshold, "threshold_source": j.threshold_source}
+              for j in (pipeline.jury.jurors if pipeline.jury else [])]
+    return {"models": models, "templates": templates, "jury": {"preset": popts.jury, "rule": pipeline.jury.rule if pipeline.jury else "single",
+            "jurors": jurors, "writer": pipeline.writer.id,
+            "self_check": {"juror": pipeline.self_juror.id, "threshold": pipeline.self_juror.threshold,
+                           "threshold_source": pipeline.self_juror.threshold_source}},
+            "embedder": pipeline.embedder.id, "seed": popts.seed}
+
+
+def _write_report(outdir: Path) -> None:
+    try:
+        from ..report import write_report
+    except ModuleNotFoundError as e:
+        if e.name and e.name.startswith("agenther_local"):
+            return
+        raise
+    write_report(outdir)

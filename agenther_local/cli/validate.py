@@ -1,0 +1,30 @@
+"""`agenther-local validate`: check input files before a run, without loading any model.
+
+Reads every record the way `run` and `convert` do (`adapters.batch.convert_files`, which also
+flags an id already read earlier, in this file or another) and prints each problem as its
+RecordError line, `file:line: field: what is wrong`.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from . import cli
+from ..adapters import FORMATS
+from ..adapters.batch import convert_files
+
+
+@cli.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--from", "fmt", type=click.Choice(("auto",) + FORMATS), default="auto", show_default=True,
+              help="Input format; auto tells each file's format from its content.")
+def validate(files: tuple[Path, ...], fmt: str) -> None:
+    """Check that every record of the input files can be read; print each problem."""
+    result = convert_files(files, fmt)
+    read = sum(c.read for c in result.files)
+    for e in result.invalid:
+        click.echo(e.line())
+    if result.invalid:
+        raise click.ClickException(f"{len(result.invalid)} of {read} records in {len(files)} files are invalid")
+    click.echo(f"{read} records in {len(files)} files, all valid")

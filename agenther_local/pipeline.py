@@ -1,0 +1,178 @@
+"""One trajectory through the four stages: detect -> extract -> relabel -> (package later).
+
+`Pipeline.process(traj)` returns the journal entry of that record: status, the stage that
+decided, the reason in checkable words, and every stage's decision. It never raises for a
+problem of one record: a model failure becomes status "error" with its message.
+`build_pipeline` assembles the real one (local judges, cache, embedder) from options; tests
+assemble one from fakes.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .config import DEFAULT_JURY, JURY_PRESETS, Config
+from .embeddings import Embedder
+from .errors import AgentherError, ConfigError
+from .judges.base import Judge
+from .judges.jury import RULES, Juror, Jury
+from .prompts import Prompts
+from .stages.detect import Detector, JudgeDetector, RuleDetector, detect_failure
+from .stages.extract import Extractor, JudgeExtractor, RuleExtractor, extract_outcome
+from .stages.grounding import check_grounding
+from .stages.relabel import relabel_goal
+from .trajectory import Trajectory
+
+
+@dataclass
+class Pipeline:
+    cfg: Config
+    detector: Detector
+    extractor: Extractor
+    writer: Judge
+    self_juror: Juror
+    jury: Jury | None
+    embedder: Embedder
+    prompts: Prompts
+    seed: int = 0
+    include_successes: bool = False
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def _time(self, stage: str, t0: float) -> None:
+        self.timings[stage] = self.timings.get(stage, 0.0) + time.perf_counter() - t0
+
+    def process(self, traj: Trajectory) -> dict[str, Any]:
+        entry: dict[str, Any] = {"id": traj.id, "record": traj.to_dict()}
+        try:
+            return self._process(traj, entry)
+        except AgentherError as e:
+            entry.update(status="error", stage=entry.get("stage", "relabel"), reason=str(e))
+            return entry
+
+    def _process(self, traj: Trajectory, entry: dict[str, Any]) -> dict[str, Any]:
+        if traj.is_success:
+            status = "success" if self.include_successes else "skipped_success"
+            entry.update(status=status, stage="detect", reason="the run succeeded (benchmark label)",
+                         weight=1.0)
+            return entry
+        entry["stage"] = "detect"
+        t0 = time.perf_counter()
+        failure = detect_failure(traj, self.detector, self.cfg.detect)
+        self._time("detect", t0)
+        entry["failure"] = failure.to_dict()
+        entry["weight"] = failure.quality_weight
+        if failure.discarded:
+            entry.update(status="rejected", reason=failure.reason)
+            return entry
+        entry["stage"] = "extract"
+        t0 = time.perf_counter()
+        outcome = extract_outcome(traj, self.extractor, self.cfg.detect)
+        self._time("extract", t0)
+        entry["outcome"] = outcome.to_dict()
+        if not outcome.facts and not outcome.achievements:
+            entry.update(status="rejected", reason="no achievement or verified fact in the tool outputs")
+            return entry
+        entry["stage"] = "relabel"
+        t0 = time.perf_counter()
+        rl = relabel_goal(traj, outcome, self.writer, self.self_juror, self.jury, self.embedder, self.prompts,
+                          self.cfg.relabel, self.cfg.gates, self.seed)
+        self._time("relabel", t0)
+        entry["relabel"] = rl.to_dict()
+        entry.update(status="accepted" if rl.accepted else "rejected", reason=rl.reason,
+                     goal=rl.goal, confidence=rl.confidence)
+        return entry
+
+
+def unsupported_answer(share: float):
+    """Specifics of the final answer that no tool output shows, when they are more than `share`."""
+    def check(traj: Trajectory) -> list[str]:
+        if not traj.final_answer.strip():
+            return []
+        g = check_grounding(traj.final_answer, traj)
+        if g.specifics and len(g.missing) / len(g.specifics) > share:
+            return [s.text for s in g.missing]
+        return []
+    return check
+
+
+def parse_jury(spec: str) -> dict[str, Any]:
+    """`--jury` value -> {"writer", "rule", "jurors"}: a preset name or "model[@prompt],...".
+
+    >>> parse_jury("smollm2-135m,qwen2.5-coder-0.5b@verify_goal_first")["jurors"]
+    ['smollm2-135m@verify', 'qwen2.5-coder-0.5b@verify_goal_first']
+    """
+    if spec in JURY_PRESETS:
+        return dict(JURY_PRESETS[spec])
+    jurors = [s.strip() if "@" in s else f"{s.strip()}@verify" for s in spec.split(",") if s.strip()]
+    if not jurors:
+        raise ConfigError(f"empty jury {spec!r}")
+    return {"writer": jurors[0].split("@")[0], "rule": "majority", "jurors": jurors}
+
+
+@dataclass
+class PipelineOptions:
+    jury: str = DEFAULT_JURY
+    writer: str | None = None
+    rule: str | None = None
+    rule_based: bool = False
+    accept_threshold: float | None = None
+    prompts_dir: Path | None = None
+    use_cache: bool = True
+    seed: int = 0
+    include_successes: bool = False
+    single_judge: bool = False      # the paper's one-judge mode: the writer's c alone decides
+
+
+def build_pipeline(opts: PipelineOptions, cfg: Config):
+    """The real pipeline: local GGUF judges (shared per model), the call cache, MiniLM."""
+    from .embeddings import SentenceEmbedder
+    from .judges.cache import CachedJudge, CallCache
+    from .judges.llama import LlamaJudge
+    from .judges.manifest import get_manifest
+    from .paths import cache_dir
+
+    prompts = Prompts(opts.prompts_dir)
+    cache = CallCache(cache_dir() / "calls.sqlite") if opts.use_cache else None
+    judges: dict[str, Judge] = {}
+
+    def judge(name: str) -> Judge:
+        if name not in judges:
+            j: Judge = LlamaJudge(get_manifest(name), cfg.runtime)
+            judges[name] = CachedJudge(j, cache) if cache else j
+        return judges[name]
+
+    spec = parse_jury(opts.jury)
+    rule = opts.rule or spec["rule"]
+    if rule not in RULES:
+        raise ConfigError(f"unknown jury rule '{rule}' (known: {', '.join(RULES)})")
+
+    def juror(token: str) -> Juror:
+        name, _, prompt = token.partition("@")
+        prompt = prompt or "verify"
+        prompts.path(prompt)   # fail early on an unknown template
+        m = get_manifest(name)
+        if opts.accept_threshold is not None:
+            return Juror(judge(name), prompt, opts.accept_threshold, "--accept-threshold")
+        if cfg.relabel.accept_threshold is not None:
+            return Juror(judge(name), prompt, cfg.relabel.accept_threshold, "config accept_threshold")
+        cal = m.threshold_for(prompt)
+        if cal is not None:
+            return Juror(judge(name), prompt, cal.threshold,
+                         f"calibrated {cal.date} on {cal.n_pairs} pairs (precision {cal.target_precision})")
+        return Juror(judge(name), prompt, cfg.relabel.paper_threshold, "paper θ = 0.5 (uncalibrated)")
+
+    writer_name = opts.writer or spec["writer"]
+    self_juror = juror(f"{writer_name}@verify")
+    jury = None if opts.single_judge else Jury([juror(t) for t in spec["jurors"]], rule=rule, prompts=prompts)
+    unsupported = unsupported_answer(cfg.detect.unsupported_answer_share)
+    if opts.rule_based:
+        detector: Detector = RuleDetector(cfg.detect, unsupported)
+        extractor: Extractor = RuleExtractor()
+    else:
+        detector = JudgeDetector(judge(writer_name), prompts, cfg.detect, opts.seed, unsupported)
+        extractor = JudgeExtractor(judge(writer_name), prompts, opts.seed)
+    pipe = Pipeline(cfg, detector, extractor, judge(writer_name), self_juror, jury, SentenceEmbedder(), prompts,
+                    opts.seed, opts.include_successes)
+    return pipe, judges, cache

@@ -1,0 +1,263 @@
+"""The loop: read, run the stages, journal, write, resume, count.
+
+- Every input record is read through an adapter (`--from`), located as "file:line".
+- A bad record (malformed JSON, missing field, duplicate id, ...) goes to
+  `OUTDIR/invalid.jsonl` with its location and reason; `--strict` stops at the first one.
+- Each decided record is appended to `OUTDIR/journal.jsonl` and fsynced before the next.
+  Re-running into the same OUTDIR (or `--resume`) skips what the journal holds.
+- Outputs are rebuilt from the journal and written atomically (temp file + rename), in input
+  order, so an interrupted-then-resumed run writes the same bytes as an uninterrupted one.
+The runner never knows a format's fields: `formats.package` returns rows per file name.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+from . import __version__
+from .config import Config
+from .errors import AgentherError, InputFileError, RecordError
+from .formats import FORMATS, dataset_info, package, to_success_sft
+from .journal import Journal
+from .jsonl import write_json_atomic, write_jsonl_atomic
+from .trajectory import Trajectory
+
+
+@dataclass
+class RunOptions:
+    inputs: list[Path]
+    outdir: Path
+    source_format: str = "auto"
+    formats: tuple[str, ...] = ("sft", "dpo", "sharegpt")
+    limit: int | None = None
+    strict: bool = False
+    resume: bool = True
+    branches: bool = False
+    unlabeled: str = "skip"          # skip | failed: what to do with records that carry no label
+    quiet: bool = False
+
+
+@dataclass
+class Summary:
+    read: int = 0
+    invalid: int = 0
+    counts: dict[str, int] = field(default_factory=dict)
+    per_type: dict[str, dict[str, int]] = field(default_factory=dict)
+    rejected_by: dict[str, int] = field(default_factory=dict)
+    resumed: int = 0
+    written: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+    cache: dict[str, int] = field(default_factory=dict)
+    detected: dict[str, str] = field(default_factory=dict)
+    interrupted: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.__dict__.copy()
+
+
+class StrictStop(AgentherError):
+    """--strict met a bad record."""
+
+
+def iter_inputs(opts: RunOptions, summary: Summary) -> Iterator[tuple[str, Trajectory | RecordError]]:
+    from .adapters import detect_format, read
+
+    for path in opts.inputs:
+        path = Path(path)
+        if not path.exists():
+            raise InputFileError(f"{path}: no such file")
+        if path.is_dir():
+            raise InputFileError(f"{path}: is a directory, expected a trajectory file")
+        fmt = opts.source_format
+        if fmt == "auto":
+            fmt = detect_format(path)
+            summary.detected[str(path)] = fmt
+        yield from read(path, fmt, branches=opts.branches)
+
+
+def rejection_key(entry: dict[str, Any]) -> str:
+    """Which gate or stage rejected a record, for the summary and the report."""
+    if entry["status"] != "rejected":
+        return entry["status"]
+    rl = entry.get("relabel")
+    if not rl:
+        f = entry.get("failure") or {}
+        if f and not f.get("recoverable", True):
+            return "detect:not_recoverable"
+        if f.get("discarded"):
+            return "detect:discarded_w"
+        return entry.get("stage", "?")
+    statuses = [a["status"] for a in rl["attempts"]]
+    if rl.get("via_fallback"):
+        return "relabel:fallback_refused"
+    if "vetoed" in statuses:
+        return "relabel:jury"
+    gates = [s for s in statuses if s.startswith("gate:")]
+    if gates:
+        return "relabel:" + max(set(gates), key=gates.count)
+    if statuses and all(s in ("unparsable", "invalid") for s in statuses):
+        return "relabel:writer_" + statuses[-1]
+    return "relabel:low_confidence"
+
+
+def _meta(entry: dict[str, Any]) -> dict[str, Any]:
+    """The per-sample explanation carried in every output row (types fixed for Arrow)."""
+    rl = entry.get("relabel") or {}
+    acc = next((a for a in rl.get("attempts", []) if a["status"] == "accepted"), None)
+    verdict = (acc or {}).get("verdict") or rl.get("fallback_verdict") or {}
+    grounding = next((g for g in (acc or {}).get("gates", []) if g["gate"] == "grounding"), {})
+    evidence = [{"text": str(e["text"]), "step": int(e["step"])} for e in grounding.get("data", {}).get("evidence", [])]
+    failure = entry.get("failure") or {}
+    return {
+        "trajectory_id": entry["id"],
+        "original_goal": entry["record"]["goal"],
+        "failure_type": str(failure.get("failure_type") or ""),
+        "quality_weight": float(entry.get("weight", 1.0)),
+        "confidence": float(entry.get("confidence") or 0.0),
+        "reason": str(entry.get("reason", "")),
+        "votes": [{"juror": v["juror"], "p_yes": float(v["p_yes"]), "threshold": float(v["threshold"]),
+                   "vote": bool(v["vote"])} for v in verdict.get("votes", [])],
+        "evidence": evidence,
+    }
+
+
+def write_outputs(entries: list[dict[str, Any]], outdir: Path, formats: tuple[str, ...]) -> dict[str, int]:
+    files: dict[str, list[dict[str, Any]]] = {out.file_name: [] for f in formats for out in FORMATS[f]}
+    successes: list[dict[str, Any]] = []
+    rejected: list[dict[str, Any]] = []
+    for e in entries:
+        traj = Trajectory.from_dict(e["record"])
+        if e["status"] == "accepted":
+            for name, row in package(traj, e["goal"], float(e.get("weight", 1.0)), _meta(e), formats).items():
+                files[name].append(row)
+        elif e["status"] == "success":
+            successes.append(to_success_sft(traj))
+        elif e["status"] in ("rejected", "error"):
+            rejected.append({"id": e["id"], "where": e.get("where", ""), "status": e["status"],
+                             "stage": e.get("stage", ""), "rejected_by": rejection_key(e), "reason": e.get("reason", "")})
+    written = {name: write_jsonl_atomic(outdir / name, rows) for name, rows in files.items()}
+    if successes:
+        written["sft_success.jsonl"] = write_jsonl_atomic(outdir / "sft_success.jsonl", successes)
+    written["rejected.jsonl"] = write_jsonl_atomic(outdir / "rejected.jsonl", rejected)
+    info_files = {name: name for name in files}
+    if successes:
+        info_files["sft_success.jsonl"] = "sft_success.jsonl"
+    write_json_atomic(outdir / "dataset_info.json", dataset_info(info_files))
+    return written
+
+
+def _sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def run(opts: RunOptions, cfg: Config, pipeline: Any, describe: dict[str, Any],
+        progress: Callable[[int], Any] | None = None) -> Summary:
+    """Process every input record with `pipeline.process`, journaling each; write outputs."""
+    t0 = time.perf_counter()
+    summary = Summary()
+    outdir = Path(opts.outdir)
+    outdir.mkdir(parents=True, exist_ok=True)
+    journal = Journal(outdir / "journal.jsonl")
+    done: dict[str, dict[str, Any]] = {}
+    if journal.exists():
+        if not opts.resume:
+            raise AgentherError(f"{outdir}: holds the journal of an earlier run; resume it (default) or "
+                                "choose another OUTDIR")
+        for e in journal.read():
+            done[e["key"]] = e
+        summary.resumed = len(done)
+    journal.open({"config": cfg.to_dict(), "started": time.strftime("%Y-%m-%dT%H:%M:%S")})
+    seen_ids: dict[str, str] = {}
+    invalid_rows: list[dict[str, Any]] = []
+    entries: list[dict[str, Any]] = []
+    seq = 0
+    bar = progress(0) if progress else None
+    try:
+        for where, item in iter_inputs(opts, summary):
+            if opts.limit is not None and summary.read >= opts.limit:
+                break
+            summary.read += 1
+            if isinstance(item, Trajectory) and item.id in seen_ids:
+                item = RecordError("id", f"duplicate id {item.id!r} (first at {seen_ids[item.id]})", where)
+            if isinstance(item, RecordError):
+                if opts.strict:
+                    raise StrictStop(item.line())
+                key = f"invalid:{where}"
+                entry = done.get(key) or {"key": key, "status": "invalid", "where": where, "reason": item.line(),
+                                          "field": item.field}
+                if key not in done:
+                    journal.append(entry)
+                invalid_rows.append({"where": where, "field": item.field, "reason": item.problem})
+                summary.invalid += 1
+                entries.append(entry)
+                if bar:
+                    bar.update(1)
+                continue
+            seen_ids[item.id] = where
+            key = f"id:{item.id}"
+            if key in done:
+                entry = done[key]
+            else:
+                if not item.is_labeled and opts.unlabeled == "skip":
+                    entry = {"key": key, "id": item.id, "status": "skipped_unlabeled", "stage": "input",
+                             "reason": "no success label in this format; pass --unlabeled failed to relabel it",
+                             "record": item.to_dict()}
+                else:
+                    if not item.is_labeled:
+                        item = _as_failed(item)
+                    entry = {"key": key, **pipeline.process(item)}
+                entry["where"] = where
+                entry["seq"] = seq
+                journal.append(entry)
+            seq += 1
+            entries.append(entry)
+            if bar:
+                bar.update(1)
+                bar.set_postfix_str(f"accepted {sum(e['status'] == 'accepted' for e in entries)}")
+    except KeyboardInterrupt:
+        summary.interrupted = True
+    finally:
+        journal.close()
+        if bar:
+            bar.close()
+    for e in entries:
+        summary.counts[e["status"]] = summary.counts.get(e["status"], 0) + 1
+        ftype = (e.get("failure") or {}).get("failure_type")
+        if ftype:
+            t = summary.per_type.setdefault(ftype, {})
+            t[e["status"]] = t.get(e["status"], 0) + 1
+        if e["status"] in ("rejected", "error"):
+            k = rejection_key(e)
+            summary.rejected_by[k] = summary.rejected_by.get(k, 0) + 1
+    if summary.interrupted:
+        summary.seconds = time.perf_counter() - t0
+        return summary
+    write_jsonl_atomic(outdir / "invalid.jsonl", invalid_rows)
+    summary.written = write_outputs([e for e in entries if e["status"] != "invalid"], outdir, opts.formats)
+    summary.seconds = time.perf_counter() - t0
+    manifest = {
+        "agenther_local": __version__, "python": sys.version.split()[0], "platform": platform.platform(),
+        "inputs": [{"path": str(p), "sha256": _sha256_file(Path(p)), "format": summary.detected.get(str(p), opts.source_format)}
+                   for p in opts.inputs],
+        "config": cfg.to_dict(), "options": {k: (str(v) if isinstance(v, Path) else v) for k, v in opts.__dict__.items()
+                                             if k not in ("inputs", "outdir")},
+        **describe, "summary": summary.to_dict(),
+        "timings": getattr(pipeline, "timings", {}),
+    }
+    write_json_atomic(outdir / "manifest.json", manifest)
+    return summary
+
+
+def _as_failed(traj: Trajectory) -> Trajectory:
+    import dataclasses
+    return dataclasses.replace(traj, success=False)

@@ -1,0 +1,202 @@
+"""Stage 3, prompt relabeler: write a hindsight goal the run fully satisfies, then let the
+gates and the jury decide. AgentHER's Algorithm 1 (θ, K = 3, temperature 0.3 then 0.7):
+
+    for k in 1..K:
+        ĝ, b = writer(τ, outcome)                 constrained JSON: goal, facts, valid, rationale
+        gates(ĝ)                                  deterministic; a failing gate ends the attempt
+        c = P_writer(yes | τ, ĝ)                  the writer's own token probability
+        if b and c >= θ_w:  verdict = jury(τ, ĝ)
+            accepted -> return ĝ with confidence (c + jury mean P) / 2
+            rejected -> ĝ is vetoed: never accepted later, not even by the fallback
+        elif b: remember the best such attempt
+    fallback: the best remembered attempt, if c >= 0.8 θ_w and never vetoed
+
+Departures from the paper, on purpose:
+- confidence is P(yes) from the next-token distribution, never a number the model writes
+  (small models write 1.0 for everything: SPEC);
+- every attempt, the fallback's included, must pass the deterministic gates;
+- the reference code can bring a goal the second judge rejected back through the fallback;
+  here a vetoed goal never returns (test_fallback_never_revives_a_vetoed_goal);
+- by default (`fallback_jury`) the fallback attempt is still put to the jury: the fallback
+  relaxes the writer's self-confidence, not the independent check. With `jury=None` this is
+  the paper's single-judge mode.
+"""
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from ..config import GateConfig, RelabelConfig
+from ..embeddings import Embedder
+from ..judges.base import Judge
+from ..judges.context import fit
+from ..judges.jury import Juror, Jury, Verdict, Vote
+from ..prompts import Prompts
+from ..trajectory import Trajectory
+from .extract import Outcome
+from .gates import GateResult, run_gates
+
+SCHEMA = {
+    "type": "object",
+    "properties": {
+        "goal": {"type": "string", "maxLength": 240},
+        "facts": {"type": "array", "maxItems": 8, "items": {"type": "integer"}},
+        "valid": {"type": "boolean"},
+        "rationale": {"type": "string", "maxLength": 80},
+    },
+    "required": ["goal", "facts", "valid", "rationale"],
+}
+
+
+@dataclass(frozen=True)
+class Attempt:
+    k: int
+    temperature: float
+    seed: int
+    goal: str | None
+    valid: bool
+    rationale: str
+    facts: tuple[int, ...]
+    raw: str
+    status: str                       # accepted | unparsable | invalid | gate:<name> | vetoed | low_confidence | repeat_of_vetoed
+    detail: str
+    gates: tuple[GateResult, ...] = ()
+    self_vote: Vote | None = None     # the writer's P(yes): c
+    verdict: Verdict | None = None    # the jury's decision, when asked
+
+    @property
+    def c(self) -> float:
+        return self.self_vote.p_yes if self.self_vote else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"k": self.k, "temperature": self.temperature, "seed": self.seed, "goal": self.goal,
+                "valid": self.valid, "rationale": self.rationale, "facts": list(self.facts), "status": self.status,
+                "detail": self.detail, "raw": self.raw, "gates": [g.to_dict() for g in self.gates],
+                "self_vote": self.self_vote.to_dict() if self.self_vote else None,
+                "verdict": self.verdict.to_dict() if self.verdict else None}
+
+
+@dataclass(frozen=True)
+class Relabel:
+    accepted: bool
+    goal: str | None
+    confidence: float
+    reason: str                        # why it was accepted or rejected, in checkable words
+    attempts: tuple[Attempt, ...]
+    via_fallback: bool = False
+    fallback_verdict: Verdict | None = None
+
+    @property
+    def accepted_attempt(self) -> Attempt | None:
+        return next((a for a in self.attempts if a.status == "accepted"), None)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"accepted": self.accepted, "goal": self.goal, "confidence": round(self.confidence, 6),
+                "reason": self.reason, "via_fallback": self.via_fallback,
+                "fallback_verdict": self.fallback_verdict.to_dict() if self.fallback_verdict else None,
+                "attempts": [a.to_dict() for a in self.attempts]}
+
+
+def attempt_seed(seed: int, traj_id: str, k: int) -> int:
+    """A seed per (run seed, trajectory, attempt): results do not depend on processing order.
+
+    >>> attempt_seed(0, "a", 1) == attempt_seed(0, "a", 1) != attempt_seed(0, "a", 2)
+    True
+    """
+    h = hashlib.sha256(f"{seed}:{traj_id}:{k}".encode()).hexdigest()
+    return int(h[:8], 16)
+
+
+def _key(goal: str) -> str:
+    return re.sub(r"\W+", " ", goal.lower()).strip()
+
+
+def relabel_goal(traj: Trajectory, outcome: Outcome, writer: Judge, self_juror: Juror, jury: Jury | None,
+                 embedder: Embedder, prompts: Prompts, cfg: RelabelConfig, gates: GateConfig,
+                 seed: int = 0) -> Relabel:
+    """AgentHER relabeler: up to K attempts, gates, jury check, guarded fallback."""
+    attempts: list[Attempt] = []
+    vetoed: set[str] = set()
+    best: Attempt | None = None
+    theta = self_juror.threshold
+    for k in range(1, cfg.max_attempts + 1):
+        temp = cfg.first_temperature if k == 1 else cfg.retry_temperature
+        s = attempt_seed(seed, traj.id, k)
+        rendered, _ = fit(writer, prompts, cfg.template, traj, cfg.max_goal_tokens, outcome=outcome,
+                          original_goal=traj.goal)
+        gen = writer.generate_json(rendered, SCHEMA, temp, s, cfg.max_goal_tokens)
+        base = dict(k=k, temperature=temp, seed=s, raw=gen.text)
+        if gen.data is None:
+            attempts.append(Attempt(goal=None, valid=False, rationale="", facts=(), status="unparsable",
+                                    detail=gen.error or "no JSON", **base))
+            continue
+        d = gen.data
+        goal = str(d.get("goal", "")).strip()
+        fields = dict(goal=goal, valid=bool(d.get("valid")), rationale=str(d.get("rationale", "")),
+                      facts=tuple(int(x) for x in d.get("facts", []) if isinstance(x, int)), **base)
+        if not fields["valid"]:
+            attempts.append(Attempt(status="invalid", detail="the writer said no valid goal exists (b = 0)", **fields))
+            continue
+        if _key(goal) in vetoed:
+            attempts.append(Attempt(status="repeat_of_vetoed", detail="the jury already rejected this goal", **fields))
+            continue
+        results = run_gates(goal, traj, outcome, embedder, gates)
+        if not results[-1].passed:
+            failed = results[-1]
+            attempts.append(Attempt(status=f"gate:{failed.name}", detail=failed.detail, gates=results, **fields))
+            continue
+        vote = _self_vote(self_juror, jury, traj, goal)
+        if vote.p_yes >= theta:
+            if jury is None:
+                a = Attempt(status="accepted", detail=f"c = {vote.p_yes:.3f} >= θ = {theta:.3f} (single judge)",
+                            gates=results, self_vote=vote, **fields)
+                attempts.append(a)
+                return Relabel(True, goal, vote.p_yes, a.detail, tuple(attempts))
+            verdict = jury.decide(traj, goal)
+            if verdict.accepted:
+                conf = (vote.p_yes + verdict.confidence) / 2
+                a = Attempt(status="accepted", detail=f"c = {vote.p_yes:.3f} >= θ = {theta:.3f}; jury {verdict.reason}",
+                            gates=results, self_vote=vote, verdict=verdict, **fields)
+                attempts.append(a)
+                return Relabel(True, goal, conf, a.detail, tuple(attempts))
+            vetoed.add(_key(goal))
+            attempts.append(Attempt(status="vetoed", detail=f"jury {verdict.reason}", gates=results,
+                                    self_vote=vote, verdict=verdict, **fields))
+            continue
+        a = Attempt(status="low_confidence", detail=f"c = {vote.p_yes:.3f} < θ = {theta:.3f}", gates=results,
+                    self_vote=vote, **fields)
+        attempts.append(a)
+        if best is None or a.c > best.c:
+            best = a
+    return _fallback(traj, attempts, best, vetoed, theta, jury, cfg)
+
+
+def _self_vote(self_juror: Juror, jury: Jury | None, traj: Trajectory, goal: str) -> Vote:
+    asker = jury if jury is not None else Jury([self_juror], prompts=Prompts())
+    return asker.ask(self_juror, traj, goal)
+
+
+def _fallback(traj: Trajectory, attempts: list[Attempt], best: Attempt | None, vetoed: set[str], theta: float,
+              jury: Jury | None, cfg: RelabelConfig) -> Relabel:
+    floor = cfg.fallback_factor * theta
+    if best is None:
+        why = "; ".join(f"attempt {a.k}: {a.status} ({a.detail})" for a in attempts)
+        return Relabel(False, None, 0.0, f"no attempt passed: {why}", tuple(attempts))
+    if _key(best.goal or "") in vetoed:
+        return Relabel(False, None, 0.0, "fallback refused: the jury rejected this goal in another attempt",
+                       tuple(attempts))
+    if best.c < floor:
+        return Relabel(False, None, best.c, f"fallback refused: best c = {best.c:.3f} < 0.8θ = {floor:.3f}",
+                       tuple(attempts))
+    if jury is None or not cfg.fallback_jury:
+        return Relabel(True, best.goal, best.c, f"fallback: attempt {best.k}, c = {best.c:.3f} >= 0.8θ = {floor:.3f}",
+                       tuple(attempts), via_fallback=True)
+    verdict = jury.decide(traj, best.goal or "")
+    if verdict.accepted:
+        return Relabel(True, best.goal, (best.c + verdict.confidence) / 2,
+                       f"fallback: attempt {best.k}, c = {best.c:.3f} >= 0.8θ = {floor:.3f}; jury {verdict.reason}",
+                       tuple(attempts), via_fallback=True, fallback_verdict=verdict)
+    return Relabel(False, None, best.c, f"fallback refused by the jury: {verdict.reason}", tuple(attempts),
+                   via_fallback=True, fallback_verdict=verdict)
