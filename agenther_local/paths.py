@@ -40,3 +40,9 @@ def user_models_dir() -> Path:
 def cache_dir() -> Path:
     env = os.environ.get("AGENTHER_LOCAL_CACHE")
     return Path(env).expanduser() if env else home_dir() / "cache"
+
+
+def model_cache_dir() -> Path:
+    """Where chunked GGUFs are joined: `AGENTHER_LOCAL_MODEL_CACHE`, else `<cache>/models`."""
+    env = os.environ.get("AGENTHER_LOCAL_MODEL_CACHE")
+    return Path(env).expanduser() if env else cache_dir() / "models"

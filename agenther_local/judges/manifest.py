@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ModelError
-from ..paths import cache_dir, shipped_models_dir, user_models_dir
+from ..paths import model_cache_dir, shipped_models_dir, user_models_dir
 
 GGUF_MAGIC = b"GGUF"
 CHAT_FORMATS = ("chatml", "gemma", "llama3", "raw", "gguf")
@@ -152,7 +152,7 @@ def _mark_ok(path: Path, sha: str) -> None:
 
 
 def _join_parts(m: Manifest) -> Path:
-    target = cache_dir() / "models" / f"{m.sha256[:16]}-{m.file}"
+    target = model_cache_dir() / f"{m.sha256[:16]}-{m.file}"
     if target.exists():
         return target
     parts = [_package_file(pkg, rel, m) for pkg, rel in zip(m.source["packages"], m.source["paths"])]
@@ -193,7 +193,7 @@ def locate(m: Manifest) -> Path:
 def is_present(m: Manifest) -> bool:
     try:
         if m.source["kind"] == "parts":
-            target = cache_dir() / "models" / f"{m.sha256[:16]}-{m.file}"
+            target = model_cache_dir() / f"{m.sha256[:16]}-{m.file}"
             if target.exists():
                 return True
             return all(_package_file(p, r, m).exists() for p, r in zip(m.source["packages"], m.source["paths"]))
@@ -259,7 +259,7 @@ def write_user_manifest(name: str, path: Path, chat_format: str, family: str, li
 def gguf_path(m: Manifest) -> Path:
     """Where the model's GGUF is or will be, without joining parts (`models show`, `models list`)."""
     if m.source["kind"] == "parts":
-        return cache_dir() / "models" / f"{m.sha256[:16]}-{m.file}"
+        return model_cache_dir() / f"{m.sha256[:16]}-{m.file}"
     return locate(m)
 
 

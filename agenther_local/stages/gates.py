@@ -56,9 +56,11 @@ def well_formed(goal: str, traj: Trajectory, cfg: GateConfig) -> GateResult:
     for phrase in cfg.banned_phrases:
         if re.search(r"\b" + re.escape(phrase) + r"\b", low):
             return GateResult("well_formed", False, f"mentions {phrase!r}")
-    goal_norms = _norm_set(goal)
-    carried = [s.text for s in check_grounding(traj.goal, traj).missing
-               if any(str(n) in goal_norms for n in [s.norm])]
+    # An unmet constraint is, by definition, in no tool output: only the goal's ungrounded
+    # specifics can carry one over, matched by kind and value ("5 suppliers" is not "$5/kg").
+    unmet = {(s.kind, str(s.norm)): s.text for s in check_grounding(traj.goal, traj).missing}
+    carried = list(dict.fromkeys(unmet[(s.kind, str(s.norm))] for s in check_grounding(goal, traj).missing
+                                 if (s.kind, str(s.norm)) in unmet))
     if carried:
         return GateResult("well_formed", False, f"carries over the original goal's unmet constraint(s): {', '.join(carried)}",
                           {"unmet": carried})

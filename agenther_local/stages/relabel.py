@@ -147,7 +147,7 @@ def relabel_goal(traj: Trajectory, outcome: Outcome, writer: Judge, self_juror: 
             failed = results[-1]
             attempts.append(Attempt(status=f"gate:{failed.name}", detail=failed.detail, gates=results, **fields))
             continue
-        vote = _self_vote(self_juror, jury, traj, goal)
+        vote = _self_vote(self_juror, jury, prompts, traj, goal)
         if vote.p_yes >= theta:
             if jury is None:
                 a = Attempt(status="accepted", detail=f"c = {vote.p_yes:.3f} >= θ = {theta:.3f} (single judge)",
@@ -173,9 +173,8 @@ def relabel_goal(traj: Trajectory, outcome: Outcome, writer: Judge, self_juror: 
     return _fallback(traj, attempts, best, vetoed, theta, jury, cfg)
 
 
-def _self_vote(self_juror: Juror, jury: Jury | None, traj: Trajectory, goal: str) -> Vote:
-    asker = jury if jury is not None else Jury([self_juror], prompts=Prompts())
-    return asker.ask(self_juror, traj, goal)
+def _self_vote(self_juror: Juror, jury: Jury | None, prompts: Prompts, traj: Trajectory, goal: str) -> Vote:
+    return Jury([self_juror], prompts=prompts).ask(self_juror, traj, goal)
 
 
 def _fallback(traj: Trajectory, attempts: list[Attempt], best: Attempt | None, vetoed: set[str], theta: float,

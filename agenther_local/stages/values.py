@@ -573,6 +573,10 @@ def _scan_entities(text: str, claimed: bytearray):
             return None
         if len(run) == 1 and (_sentence_start(text, run[0].start()) or len(run[0].group()) < 2):
             return None
+        if len(run) > 1 and _sentence_start(text, run[0].start()):
+            # subtle: a sentence-opening capital may be a verb ("Booked Hotel Aurora"): keep
+            # the name after it, which still has to be grounded
+            run.pop(0)
         s, e = run[0].start(), run[-1].end()
         name = re.sub(r"['’]s$", "", text[s:e])
         return Specific("entity", name, norm_name(name), s, s + len(name))
@@ -748,7 +752,33 @@ class IndexedText:
         if e is self.lone_number:
             return True
         window = self.unit_words[max(0, e.start - CONTEXT_BEFORE):e.end + CONTEXT_AFTER]
-        return bool(_unit_hint_pattern(s.unit.partition("/")[0]).search(window))
+        pattern = _unit_hint_pattern(s.unit.partition("/")[0])
+        if pattern.search(window):
+            return True
+        header = self._table_header_cell(e.start)
+        return bool(header and pattern.search(header.lower()))
+
+    def _table_header_cell(self, pos: int) -> str | None:
+        """The header cell above a pipe-table cell: '| Price (USD/kg) |' for '| 4.90 |'."""
+        text = self.text
+        line_start = text.rfind("\n", 0, pos) + 1
+        line_end = text.find("\n", pos)
+        line = text[line_start: line_end if line_end >= 0 else len(text)]
+        if line.count("|") < 2:
+            return None
+        col = text[line_start:pos].count("|")
+        lines = text[:line_start].split("\n")[:-1]
+        block = []
+        for prev in reversed(lines):
+            if prev.count("|") < 2:
+                break
+            block.append(prev)
+        for prev in reversed(block):          # the first line of the table is its header
+            if re.fullmatch(r"[\s|:\-]+", prev):
+                continue
+            cells = prev.split("|")
+            return cells[col] if col < len(cells) else None
+        return None
 
     def _near_noun(self, s: Specific, e: Specific) -> bool:
         if set(s.nouns) & set(e.nouns):
@@ -760,7 +790,7 @@ class IndexedText:
 _MONEY_WORDS = ("price", "prices", "cost", "costs", "amount", "fee", "fees", "fare", "total",
                 "paid", "pay", "payment", "refund", "balance", "charge", "budget", "spent",
                 "revenue", "income", "sales", "salary", "value", "worth", "saved", "savings",
-                "deposit", "bill", "rent", "tax")
+                "deposit", "bill", "rent", "tax", "close", "open", "high", "low", "currency")
 _QUANTITY_WORDS = {"%": ("rate", "discount", "share"), "kg": ("weight", "moq", "quantity", "qty")}
 
 

@@ -1,0 +1,107 @@
+"""End to end with real GGUF judges and the real embedder (marked real_model).
+
+The demo input through `agenther-local run`: outputs are well-formed, load with the `datasets`
+JSON loader, every accepted sample explains itself (votes, evidence), and the journal holds
+one line per record. Counts of accepted samples depend on the models, so the assertions are
+about properties, not numbers.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from agenther_local.cli import cli
+from agenther_local.cli import commands  # noqa: F401  (registers the commands)
+
+ROOT = Path(__file__).resolve().parents[1]
+DEMO = ROOT / "examples" / "demo.jsonl"
+
+pytestmark = pytest.mark.real_model
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("demo-run")
+    subset = out / "in.jsonl"
+    lines = DEMO.read_text().splitlines()
+    # the copper wire run, the tool-error run, the hallucination run and one more
+    keep = [l for l in lines if json.loads(l)["id"] in
+            ("demo01_copper_wire", "demo06_hotel_503", "demo08_museum_hallucination", "demo11_headphones_offtopic")]
+    subset.write_text("\n".join(keep) + "\n")
+    res = CliRunner().invoke(cli, ["run", str(subset), "-o", str(out / "o"), "--rule-based", "--quiet",
+                                   "--jury", "fast", "--no-report"])
+    return res, out / "o"
+
+
+def test_run_exits_cleanly_and_prints_summary(demo_run):
+    res, out = demo_run
+    assert res.exit_code == 0, res.output
+    assert "4 read, 0 invalid" in res.output
+    assert "4 failures" in res.output
+
+
+def test_every_output_file_is_written(demo_run):
+    _, out = demo_run
+    for name in ("sft.jsonl", "dpo.jsonl", "dpo_ms_swift.jsonl", "sharegpt.jsonl", "rejected.jsonl",
+                 "dataset_info.json", "manifest.json", "journal.jsonl", "invalid.jsonl"):
+        assert (out / name).exists(), name
+
+
+def test_irrecoverable_and_hallucinated_runs_are_rejected_with_their_stage(demo_run):
+    _, out = demo_run
+    rejected = {r["id"]: r for r in map(json.loads, (out / "rejected.jsonl").read_text().splitlines())}
+    assert rejected["demo06_hotel_503"]["rejected_by"] == "detect:not_recoverable"
+    assert rejected["demo08_museum_hallucination"]["rejected_by"] == "detect:discarded_w"
+
+
+def test_copper_wire_is_never_relabeled_to_the_unmet_constraints(demo_run):
+    _, out = demo_run
+    for line in (out / "sft.jsonl").read_text().splitlines():
+        row = json.loads(line)
+        goal = row["messages"][0]["content"] if row["messages"][0]["role"] == "user" else row["messages"][1]["content"]
+        if row["metadata"]["trajectory_id"] == "demo01_copper_wire":
+            assert "$5/kg" not in goal and "under $5" not in goal
+
+
+def test_journal_has_header_and_one_line_per_record(demo_run):
+    _, out = demo_run
+    lines = (out / "journal.jsonl").read_text().splitlines()
+    assert json.loads(lines[0])["format"] == "agenther-local journal"
+    ids = [json.loads(l)["id"] for l in lines[1:]]
+    assert sorted(ids) == sorted(["demo01_copper_wire", "demo06_hotel_503", "demo08_museum_hallucination",
+                                  "demo11_headphones_offtopic"])
+
+
+def test_manifest_records_models_templates_and_thresholds(demo_run):
+    _, out = demo_run
+    m = json.loads((out / "manifest.json").read_text())
+    assert set(m["models"]) >= {"qwen2.5-coder-0.5b", "smollm2-135m"}
+    assert all(len(sha) == 64 for sha in m["templates"].values())
+    assert m["jury"]["jurors"] and all("threshold_source" in j for j in m["jury"]["jurors"])
+
+
+def test_accepted_samples_load_with_datasets_and_explain_themselves(demo_run):
+    import datasets  # the test extra installs it
+    _, out = demo_run
+    for name in ("sft.jsonl", "dpo.jsonl", "dpo_ms_swift.jsonl", "sharegpt.jsonl"):
+        rows = (out / name).read_text().splitlines()
+        if not rows:
+            continue
+        ds = datasets.load_dataset("json", data_files=str(out / name), split="train")
+        assert len(ds) == len(rows)
+        for r in map(json.loads, rows):
+            assert r["metadata"]["votes"], "an accepted sample names the jurors that voted"
+            assert all(0.0 <= v["p_yes"] <= 1.0 for v in r["metadata"]["votes"])
+
+
+def test_rerun_resumes_from_the_journal_without_model_calls(demo_run, tmp_path):
+    res, out = demo_run
+    before = (out / "sft.jsonl").read_bytes()
+    again = CliRunner().invoke(cli, ["run", str(out.parent / "in.jsonl"), "-o", str(out), "--rule-based", "--quiet",
+                                     "--jury", "fast", "--no-report"])
+    assert again.exit_code == 0, again.output
+    assert "resumed: 4 record(s)" in again.output
+    assert (out / "sft.jsonl").read_bytes() == before
