@@ -121,3 +121,154 @@ def roc_auc(scores: Sequence[float], labels: Sequence[bool]) -> float:
         return float("nan")
     wins = sum((p > n) + 0.5 * (p == n) for p in pos for n in neg)
     return wins / (len(pos) * len(neg))
+
+
+def expected_calibration_error(conf: Sequence[float], labels: Sequence[bool], bins: int = 10) -> float:
+    """ECE: |accuracy - confidence| per equal-width bin, weighted by bin size.
+
+    >>> round(expected_calibration_error([0.9, 0.9, 0.1, 0.1], [True, True, False, False]), 3)
+    0.1
+    """
+    n = len(conf)
+    if not n:
+        return float("nan")
+    total = 0.0
+    for b in range(bins):
+        lo, hi = b / bins, (b + 1) / bins
+        idx = [i for i, c in enumerate(conf) if lo <= c < hi or (b == bins - 1 and c == 1.0)]
+        if idx:
+            acc = sum(labels[i] for i in idx) / len(idx)
+            avg = sum(conf[i] for i in idx) / len(idx)
+            total += len(idx) / n * abs(acc - avg)
+    return total
+
+
+def fleiss_kappa(votes: Sequence[Sequence[bool]]) -> float:
+    """Fleiss' κ of binary votes: one row per item, one column per rater.
+
+    >>> fleiss_kappa([[True, True], [False, False]])
+    1.0
+    """
+    rows = [r for r in votes if len(r) >= 2]
+    if not rows:
+        return float("nan")
+    n = len(rows[0])
+    rows = [r for r in rows if len(r) == n]
+    p_yes = sum(sum(r) for r in rows) / (len(rows) * n)
+    pe = p_yes ** 2 + (1 - p_yes) ** 2
+    pi = [(sum(r) * (sum(r) - 1) + (n - sum(r)) * (n - sum(r) - 1)) / (n * (n - 1)) for r in rows]
+    pbar = sum(pi) / len(pi)
+    return 1.0 if pe == 1 else (pbar - pe) / (1 - pe)
+
+
+def binary_metrics(pred: Sequence[bool], labels: Sequence[bool]) -> dict[str, float]:
+    tp = sum(p and y for p, y in zip(pred, labels))
+    fp = sum(p and not y for p, y in zip(pred, labels))
+    fn = sum((not p) and y for p, y in zip(pred, labels))
+    tn = sum((not p) and (not y) for p, y in zip(pred, labels))
+    prec = tp / (tp + fp) if tp + fp else float("nan")
+    rec = tp / (tp + fn) if tp + fn else float("nan")
+    f1 = 2 * prec * rec / (prec + rec) if tp else 0.0
+    return {"n": len(pred), "tp": tp, "fp": fp, "fn": fn, "tn": tn, "precision": prec, "recall": rec, "f1": f1,
+            "accuracy": (tp + tn) / len(pred) if pred else float("nan")}
+
+
+def precision_at_recall(scores: Sequence[float], labels: Sequence[bool], recall: float = 0.5) -> float:
+    """Best precision among thresholds whose recall reaches `recall`."""
+    best = float("nan")
+    for t in sorted(set(scores)):
+        p, r = precision_recall(scores, labels, t)
+        if r >= recall and (best != best or p > best):
+            best = p
+    return best
+
+
+def read_pairs(path) -> list[Pair]:
+    import json
+    from pathlib import Path
+
+    from .errors import AgentherError, RecordError
+
+    pairs = []
+    for lineno, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            d = json.loads(line)
+            pairs.append(Pair(d["id"], d["kind"], bool(d["label"]), d["goal"], Trajectory.from_dict(d["record"]),
+                              d.get("how", ""), d.get("split", "calibration")))
+        except json.JSONDecodeError as e:
+            raise AgentherError(f"{path}:{lineno}: malformed JSON: {e.msg}") from None
+        except KeyError as e:
+            raise AgentherError(f"{path}:{lineno}: {e.args[0]}: missing") from None
+        except RecordError as e:
+            raise AgentherError(f"{path}:{lineno}: record.{e.line()}") from None
+    return pairs
+
+
+def evaluate_jury(pairs: Sequence[Pair], pipe: Any, judges: dict[str, Any], gates: bool = True,
+                  target_precision: float = 0.95) -> dict[str, Any]:
+    """Gates (grounding, on-topic) then every juror on every pair; metrics per pair kind.
+
+    Every juror is asked on every pair (no early stop) so per-juror figures and κ exist; the
+    jury verdict applies its rule to those votes, which gives the same decision.
+    """
+    import time
+
+    from .stages.detect import substantive_steps
+    from .stages.extract import RuleExtractor, extract_outcome
+    from .stages.gates import grounding, on_topic
+
+    jury = pipe.jury
+    rows = []
+    t0 = time.perf_counter()
+    calls0 = {n: j.stats.calls for n, j in judges.items()}
+    tokens0 = {n: j.stats.prompt_tokens for n, j in judges.items()}
+    for p in pairs:
+        gate = None
+        if gates:
+            g = grounding(p.goal, p.traj)
+            if g.passed:
+                outcome = extract_outcome(p.traj, RuleExtractor(), pipe.cfg.detect)
+                g = on_topic(p.goal, outcome, pipe.embedder, pipe.cfg.gates)
+            gate = g
+        votes = [jury.ask(j, p.traj, p.goal) for j in jury.jurors]
+        verdict = jury._verdict(votes, len(votes), len(votes) // 2 + 1)
+        accepted = verdict.accepted and (gate is None or gate.passed)
+        rows.append({"id": p.id, "kind": p.kind, "label": p.label, "split": p.split, "gate": gate.name if gate and not gate.passed else None,
+                     "confidence": verdict.confidence if (gate is None or gate.passed) else 0.0,
+                     "jury_confidence": verdict.confidence, "accepted": accepted,
+                     "votes": {v.juror: {"p_yes": v.p_yes, "vote": v.vote} for v in votes}})
+    seconds = time.perf_counter() - t0
+
+    def block(sel: list[dict[str, Any]]) -> dict[str, Any]:
+        labels = [r["label"] for r in sel]
+        conf = [r["confidence"] for r in sel]
+        m = binary_metrics([r["accepted"] for r in sel], labels)
+        m.update(auc=roc_auc(conf, labels), ece=expected_calibration_error(conf, labels),
+                 precision_at_50_recall=precision_at_recall(conf, labels, 0.5),
+                 theta_for_target=calibrate_threshold(conf, labels, target_precision))
+        return m
+
+    positives = [r for r in rows if r["label"]]
+    by_kind = {k: block(positives + [r for r in rows if r["kind"] == k])
+               for k in sorted({r["kind"] for r in rows if not r["label"]})}
+    jurors = {}
+    for j in jury.jurors:
+        scores = [r["votes"][j.id]["p_yes"] for r in rows]
+        labels = [r["label"] for r in rows]
+        m = binary_metrics([r["votes"][j.id]["vote"] for r in rows], labels)
+        m.update(auc=roc_auc(scores, labels), threshold=j.threshold, threshold_source=j.threshold_source,
+                 precision_at_50_recall=precision_at_recall(scores, labels, 0.5),
+                 auc_by_kind={k: roc_auc([r["votes"][j.id]["p_yes"] for r in positives + [x for x in rows if x["kind"] == k]],
+                                         [r["label"] for r in positives + [x for x in rows if x["kind"] == k]])
+                              for k in by_kind})
+        jurors[j.id] = m
+    calls = sum(j.stats.calls for j in judges.values()) - sum(calls0.values())
+    tokens = sum(j.stats.prompt_tokens for j in judges.values()) - sum(tokens0.values())
+    return {"pairs": len(rows), "jury": jury.ids, "rule": jury.rule, "gates": gates,
+            "target_precision": target_precision, "overall": block(rows), "by_kind": by_kind, "jurors": jurors,
+            "fleiss_kappa": fleiss_kappa([[r["votes"][j.id]["vote"] for j in jury.jurors] for r in rows]),
+            "cost": {"model_calls": calls, "prompt_tokens": tokens, "seconds": seconds,
+                     "seconds_per_pair": seconds / len(rows) if rows else 0.0},
+            "rows": rows}

@@ -8,6 +8,7 @@ assemble one from fakes.
 """
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -139,7 +140,13 @@ def build_pipeline(opts: PipelineOptions, cfg: Config):
 
     def judge(name: str) -> Judge:
         if name not in judges:
-            j: Judge = LlamaJudge(get_manifest(name), cfg.runtime)
+            m = get_manifest(name)
+            if m.source["kind"] == "http":
+                from .judges.http import HttpJudge
+                j: Judge = HttpJudge(name, m.source["url"], m.source["model"], m.context_length,
+                                     os.environ.get(m.source.get("api_key_env", ""), None) if m.source.get("api_key_env") else None)
+            else:
+                j = LlamaJudge(m, cfg.runtime)
             judges[name] = CachedJudge(j, cache) if cache else j
         return judges[name]
 

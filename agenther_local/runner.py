@@ -25,7 +25,7 @@ from .config import Config
 from .errors import AgentherError, InputFileError, RecordError
 from .formats import FORMATS, dataset_info, package, to_success_sft
 from .journal import Journal
-from .jsonl import write_json_atomic, write_jsonl_atomic
+from .jsonl import write_json_atomic
 from .trajectory import Trajectory
 
 
@@ -66,19 +66,23 @@ class StrictStop(AgentherError):
 
 
 def iter_inputs(opts: RunOptions, summary: Summary) -> Iterator[tuple[str, Trajectory | RecordError]]:
+    """Every record of every input file; a file that cannot be read at all (missing, a
+    directory, empty, unknown format) becomes one RecordError located at the file, so the
+    other files are still processed."""
     from .adapters import detect_format, read
 
     for path in opts.inputs:
         path = Path(path)
-        if not path.exists():
-            raise InputFileError(f"{path}: no such file")
-        if path.is_dir():
-            raise InputFileError(f"{path}: is a directory, expected a trajectory file")
-        fmt = opts.source_format
-        if fmt == "auto":
-            fmt = detect_format(path)
-            summary.detected[str(path)] = fmt
-        yield from read(path, fmt, branches=opts.branches)
+        try:
+            fmt = opts.source_format
+            if fmt == "auto":
+                fmt = detect_format(path)
+                summary.detected[str(path)] = fmt
+            yield from read(path, fmt, branches=opts.branches)
+        except InputFileError as e:
+            msg = str(e)
+            prefix = f"{path}: "
+            yield str(path), RecordError("file", msg[len(prefix):] if msg.startswith(prefix) else msg, str(path))
 
 
 def rejection_key(entry: dict[str, Any]) -> str:
@@ -127,29 +131,72 @@ def _meta(entry: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def write_outputs(entries: list[dict[str, Any]], outdir: Path, formats: tuple[str, ...]) -> dict[str, int]:
-    files: dict[str, list[dict[str, Any]]] = {out.file_name: [] for f in formats for out in FORMATS[f]}
-    successes: list[dict[str, Any]] = []
-    rejected: list[dict[str, Any]] = []
-    for e in entries:
-        traj = Trajectory.from_dict(e["record"])
-        if e["status"] == "accepted":
-            for name, row in package(traj, e["goal"], float(e.get("weight", 1.0)), _meta(e), formats).items():
-                files[name].append(row)
-        elif e["status"] == "success":
-            successes.append(to_success_sft(traj))
-        elif e["status"] in ("rejected", "error"):
-            rejected.append({"id": e["id"], "where": e.get("where", ""), "status": e["status"],
-                             "stage": e.get("stage", ""), "rejected_by": rejection_key(e), "reason": e.get("reason", "")})
-    written = {name: write_jsonl_atomic(outdir / name, rows) for name, rows in files.items()}
-    if successes:
-        written["sft_success.jsonl"] = write_jsonl_atomic(outdir / "sft_success.jsonl", successes)
-    written["rejected.jsonl"] = write_jsonl_atomic(outdir / "rejected.jsonl", rejected)
-    info_files = {name: name for name in files}
-    if successes:
-        info_files["sft_success.jsonl"] = "sft_success.jsonl"
-    write_json_atomic(outdir / "dataset_info.json", dataset_info(info_files))
-    return written
+class _Outputs:
+    """All output files of a run, written through temp files and renamed together at the end."""
+
+    def __init__(self, outdir: Path, formats: tuple[str, ...]):
+        self.outdir = outdir
+        self.formats = formats
+        self.names = [out.file_name for f in formats for out in FORMATS[f]]
+        self.counts = {n: 0 for n in self.names + ["sft_success.jsonl", "rejected.jsonl", "invalid.jsonl"]}
+        self._files = {n: open(outdir / f".{n}.tmp", "w", encoding="utf-8") for n in self.counts}
+
+    def _row(self, name: str, row: dict[str, Any]) -> None:
+        self._files[name].write(json.dumps(row, ensure_ascii=False) + "\n")
+        self.counts[name] += 1
+
+    def add(self, e: dict[str, Any]) -> None:
+        status = e["status"]
+        if status == "invalid":
+            field_ = e.get("field", "")
+            reason = e.get("problem", e["reason"])
+            if field_ and field_ != "file":
+                reason = f"{field_}: {reason}"
+            self._row("invalid.jsonl", {"where": e["where"], "field": field_, "reason": reason})
+            return
+        if status == "accepted":
+            traj = Trajectory.from_dict(e["record"])
+            for name, row in package(traj, e["goal"], float(e.get("weight", 1.0)), _meta(e), self.formats).items():
+                self._row(name, row)
+        elif status == "success":
+            self._row("sft_success.jsonl", to_success_sft(Trajectory.from_dict(e["record"])))
+        elif status in ("rejected", "error"):
+            self._row("rejected.jsonl", {"id": e["id"], "where": e.get("where", ""), "status": status,
+                                         "stage": e.get("stage", ""), "rejected_by": rejection_key(e),
+                                         "reason": e.get("reason", "")})
+
+    def commit(self) -> dict[str, int]:
+        import os
+        for name, f in self._files.items():
+            f.flush()
+            os.fsync(f.fileno())
+            f.close()
+            tmp = self.outdir / f".{name}.tmp"
+            if name == "sft_success.jsonl" and self.counts[name] == 0:
+                tmp.unlink()
+                continue
+            os.replace(tmp, self.outdir / name)
+        info = {n: n for n in self.names}
+        if self.counts["sft_success.jsonl"]:
+            info["sft_success.jsonl"] = "sft_success.jsonl"
+        write_json_atomic(self.outdir / "dataset_info.json", dataset_info(info))
+        return {k: v for k, v in self.counts.items() if k != "sft_success.jsonl" or v}
+
+    def abort(self) -> None:
+        for name, f in self._files.items():
+            f.close()
+            (self.outdir / f".{name}.tmp").unlink(missing_ok=True)
+
+
+def _count(summary: Summary, e: dict[str, Any]) -> None:
+    summary.counts[e["status"]] = summary.counts.get(e["status"], 0) + 1
+    ftype = (e.get("failure") or {}).get("failure_type")
+    if ftype:
+        t = summary.per_type.setdefault(ftype, {})
+        t[e["status"]] = t.get(e["status"], 0) + 1
+    if e["status"] in ("rejected", "error"):
+        k = rejection_key(e)
+        summary.rejected_by[k] = summary.rejected_by.get(k, 0) + 1
 
 
 def _sha256_file(path: Path) -> str:
@@ -162,26 +209,28 @@ def _sha256_file(path: Path) -> str:
 
 def run(opts: RunOptions, cfg: Config, pipeline: Any, describe: dict[str, Any],
         progress: Callable[[int], Any] | None = None) -> Summary:
-    """Process every input record with `pipeline.process`, journaling each; write outputs."""
+    """Process every input record with `pipeline.process`, journaling each; write outputs.
+
+    Memory stays flat in the number of records: decided records live in the journal, only
+    their keys are kept, and outputs are streamed from the journal at the end.
+    """
     t0 = time.perf_counter()
     summary = Summary()
     outdir = Path(opts.outdir)
     outdir.mkdir(parents=True, exist_ok=True)
     journal = Journal(outdir / "journal.jsonl")
-    done: dict[str, dict[str, Any]] = {}
+    done: set[str] = set()
     if journal.exists():
         if not opts.resume:
-            raise AgentherError(f"{outdir}: holds the journal of an earlier run; resume it (default) or "
-                                "choose another OUTDIR")
-        for e in journal.read():
-            done[e["key"]] = e
+            raise AgentherError(f"{outdir}: holds the journal of an earlier run; resume it (drop --no-resume) "
+                                "or choose another OUTDIR")
+        done = {e["key"] for e in journal.read()}
         summary.resumed = len(done)
     journal.open({"config": cfg.to_dict(), "started": time.strftime("%Y-%m-%dT%H:%M:%S")})
     seen_ids: dict[str, str] = {}
-    invalid_rows: list[dict[str, Any]] = []
-    entries: list[dict[str, Any]] = []
-    seq = 0
+    wanted: set[str] = set()
     bar = progress(0) if progress else None
+    accepted = 0
     try:
         for where, item in iter_inputs(opts, summary):
             if opts.limit is not None and summary.read >= opts.limit:
@@ -192,63 +241,58 @@ def run(opts: RunOptions, cfg: Config, pipeline: Any, describe: dict[str, Any],
             if isinstance(item, RecordError):
                 if opts.strict:
                     raise StrictStop(item.line())
-                key = f"invalid:{where}"
-                entry = done.get(key) or {"key": key, "status": "invalid", "where": where, "reason": item.line(),
-                                          "field": item.field}
+                key = f"invalid:{where}:{item.field}"
+                wanted.add(key)
                 if key not in done:
-                    journal.append(entry)
-                invalid_rows.append({"where": where, "field": item.field, "reason": item.problem})
-                summary.invalid += 1
-                entries.append(entry)
-                if bar:
-                    bar.update(1)
-                continue
-            seen_ids[item.id] = where
-            key = f"id:{item.id}"
-            if key in done:
-                entry = done[key]
+                    journal.append({"key": key, "status": "invalid", "where": where, "reason": item.line(),
+                                    "field": item.field, "problem": item.problem})
+                    done.add(key)
             else:
-                if not item.is_labeled and opts.unlabeled == "skip":
-                    entry = {"key": key, "id": item.id, "status": "skipped_unlabeled", "stage": "input",
-                             "reason": "no success label in this format; pass --unlabeled failed to relabel it",
-                             "record": item.to_dict()}
-                else:
-                    if not item.is_labeled:
-                        item = _as_failed(item)
-                    entry = {"key": key, **pipeline.process(item)}
-                entry["where"] = where
-                entry["seq"] = seq
-                journal.append(entry)
-            seq += 1
-            entries.append(entry)
+                seen_ids[item.id] = where
+                key = f"id:{item.id}"
+                wanted.add(key)
+                if key not in done:
+                    if not item.is_labeled and opts.unlabeled == "skip":
+                        entry = {"id": item.id, "status": "skipped_unlabeled", "stage": "input",
+                                 "reason": "no success label in this format; pass --unlabeled failed to relabel it",
+                                 "record": item.to_dict()}
+                    else:
+                        entry = pipeline.process(item if item.is_labeled else _as_failed(item))
+                    journal.append({"key": key, "where": where, **entry})
+                    done.add(key)
+                    accepted += entry["status"] == "accepted"
             if bar:
                 bar.update(1)
-                bar.set_postfix_str(f"accepted {sum(e['status'] == 'accepted' for e in entries)}")
+                bar.set_postfix_str(f"accepted {accepted}")
     except KeyboardInterrupt:
         summary.interrupted = True
     finally:
         journal.close()
         if bar:
             bar.close()
-    for e in entries:
-        summary.counts[e["status"]] = summary.counts.get(e["status"], 0) + 1
-        ftype = (e.get("failure") or {}).get("failure_type")
-        if ftype:
-            t = summary.per_type.setdefault(ftype, {})
-            t[e["status"]] = t.get(e["status"], 0) + 1
-        if e["status"] in ("rejected", "error"):
-            k = rejection_key(e)
-            summary.rejected_by[k] = summary.rejected_by.get(k, 0) + 1
     if summary.interrupted:
         summary.seconds = time.perf_counter() - t0
         return summary
-    write_jsonl_atomic(outdir / "invalid.jsonl", invalid_rows)
-    summary.written = write_outputs([e for e in entries if e["status"] != "invalid"], outdir, opts.formats)
+    outputs = _Outputs(outdir, opts.formats)
+    try:
+        written: set[str] = set()
+        for e in journal.read():
+            if e["key"] not in wanted or e["key"] in written:
+                continue      # a record of an earlier run that this input no longer has
+            written.add(e["key"])
+            _count(summary, e)
+            if e["status"] == "invalid":
+                summary.invalid += 1
+            outputs.add(e)
+        summary.written = outputs.commit()
+    except BaseException:
+        outputs.abort()
+        raise
     summary.seconds = time.perf_counter() - t0
     manifest = {
         "agenther_local": __version__, "python": sys.version.split()[0], "platform": platform.platform(),
-        "inputs": [{"path": str(p), "sha256": _sha256_file(Path(p)), "format": summary.detected.get(str(p), opts.source_format)}
-                   for p in opts.inputs],
+        "inputs": [{"path": str(p), "sha256": _sha256_file(Path(p)) if Path(p).is_file() else None,
+                    "format": summary.detected.get(str(p), opts.source_format)} for p in opts.inputs],
         "config": cfg.to_dict(), "options": {k: (str(v) if isinstance(v, Path) else v) for k, v in opts.__dict__.items()
                                              if k not in ("inputs", "outdir")},
         **describe, "summary": summary.to_dict(),

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from agenther_local.adapters import read
 from agenther_local.evaluate import calibrate_threshold, make_pairs, precision_recall, roc_auc
-from agenther_local.judges.context import fit
+from agenther_local.judges.context import cap_observations, fit
 from agenther_local.judges.llama import LlamaJudge
 from agenther_local.judges.manifest import get_manifest, is_present
 from agenther_local.prompts import Prompts
@@ -54,9 +54,12 @@ def write_calibration(model: str, prompt: str, cal: dict) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--target-precision", type=float, default=0.9)
-    ap.add_argument("--runs", type=int, default=40, help="successful runs per source file")
+    ap.add_argument("--runs", type=int, default=40, help="successful FireAct runs")
+    ap.add_argument("--tau-runs", type=int, default=8, help="successful tau-bench runs (long: ~2k tokens each)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--write", action="store_true")
+    ap.add_argument("--obs-chars", type=int, default=300,
+                    help="cut each observation to this many characters (SPEC measured at 300)")
     args = ap.parse_args()
     pairs = []
     runs = load_runs()
@@ -64,10 +67,11 @@ def main() -> None:
     for t in runs:
         by_source.setdefault(t.metadata.get("source", "").split(":")[0], []).append(t)
     for src, ts in sorted(by_source.items()):
-        pairs += make_pairs(ts, seed=args.seed, max_runs=args.runs)
+        ts = [cap_observations(t, args.obs_chars)[0] for t in ts]
+        pairs += make_pairs(ts, seed=args.seed, max_runs=args.tau_runs if "tau_bench" in src else args.runs)
     digest = hashlib.sha256(json.dumps([p.to_dict() for p in pairs], sort_keys=True).encode()).hexdigest()
     prompts = Prompts()
-    report = {"pairs": len(pairs), "pairs_sha256": digest, "kinds": {}, "jurors": {}}
+    report = {"obs_chars": args.obs_chars, "pairs": len(pairs), "pairs_sha256": digest, "kinds": {}, "jurors": {}}
     for p in pairs:
         report["kinds"][p.kind] = report["kinds"].get(p.kind, 0) + 1
     judges = {}
@@ -80,9 +84,11 @@ def main() -> None:
         j = judges.setdefault(model, LlamaJudge(m))
         t0 = time.perf_counter()
         scores = []
-        for p in pairs:
+        for k, p in enumerate(pairs):
             r, _ = fit(j, prompts, prompt, p.traj, 8, goal=p.goal)
             scores.append(j.p_yes(r).p_yes)
+            if k % 20 == 0:
+                print(f"{token}: {k}/{len(pairs)} pairs, {time.perf_counter() - t0:.0f} s", file=sys.stderr)
         dt = (time.perf_counter() - t0) / len(pairs)
         cal_idx = [i for i, p in enumerate(pairs) if p.split == "calibration"]
         test_idx = [i for i, p in enumerate(pairs) if p.split == "test"]

@@ -6,6 +6,7 @@ asserts the exit code and the exact line the user sees.
 """
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import tomllib
@@ -38,7 +39,7 @@ def smol_file() -> Path:
     return path
 
 
-def run(*args) -> "CliRunner.invoke":
+def run(*args):
     return CliRunner().invoke(cli, ["models", *map(str, args)])
 
 
@@ -50,11 +51,11 @@ def known() -> str:
 def user_manifest(home: Path, name: str, path: Path, sha: str = SMOL_SHA, kind: str = "path",
                   install: tuple[str, ...] = ()) -> Path:
     """A hand-written user manifest, as a user or another tool could leave it."""
-    src = (f'[source]\nkind = "path"\npath = "{path}"\n' if kind == "path" else
-           f'[source]\nkind = "package"\npackage = "{path}"\npath = "pkg/model.gguf"\n')
+    # JSON strings and arrays are valid TOML values
+    src = (f'[source]\nkind = "path"\npath = {json.dumps(str(path))}\n' if kind == "path" else
+           f'[source]\nkind = "package"\npackage = {json.dumps(str(path))}\npath = "pkg/model.gguf"\n')
     text = (f'name = "{name}"\nfamily = "test"\nfile = "model.gguf"\nsha256 = "{sha}"\nsize = 0\n'
-            f'chat_format = "chatml"\nlicense = "test"\n'
-            f"install = [{', '.join(repr(r).replace(chr(39), chr(34)) for r in install)}]\n\n{src}")
+            f'chat_format = "chatml"\nlicense = "test"\ninstall = {json.dumps(list(install))}\n\n{src}')
     out = home / "models" / f"{name}.toml"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text)
@@ -74,8 +75,7 @@ def test_list_shows_every_shipped_model_with_presence_and_check(smol_file):
     result = run("list")
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
-    assert lines[0].split("  ")[0] == "name"
-    assert [c for c in lines[0].split("  ") if c] == ["name", "family", "size MB", "chat format",
+    assert [c.strip() for c in lines[0].split("  ") if c] == ["name", "family", "size MB", "chat format",
                                                       "present", "sha256 ok", "licence"]
     assert [ln.split()[0] for ln in lines[1:]] == known().split(", ")
     smol = next(ln for ln in lines if ln.startswith(SMOL + " "))
@@ -103,6 +103,7 @@ def test_add_registers_a_gguf_and_show_prints_it(tmp_path, home, smol_file):
                              f"manifest {manifest}\n")
     data = tomllib.loads(manifest.read_text())
     assert (data["sha256"], data["chat_format"], data["context_length"]) == (SMOL_SHA, "chatml", 4096)
+    assert run("verify", "mine").exit_code == 0     # so "sha256 ok" is known: the marker matches
 
     shown = run("show", "mine")
     assert shown.exit_code == 0, shown.output
@@ -111,7 +112,7 @@ def test_add_registers_a_gguf_and_show_prints_it(tmp_path, home, smol_file):
         "name": "mine", "family": "smollm2", "description": "", "file": "SmolLM2-135M-Instruct.Q4_1.gguf",
         "sha256": SMOL_SHA, "size": "98362432 bytes (98 MB)", "chat_format": "chatml",
         "context_length": "4096", "license": "Apache-2.0", "source": f"path {smol_file}", "install": "-",
-        "manifest": str(manifest), "path": str(smol_file), "present": "yes", "sha256 ok": "unchecked",
+        "manifest": str(manifest), "path": str(smol_file), "present": "yes", "sha256 ok": "yes",
         "calibrations": "none (judges use the paper's θ = 0.5)"}
 
 

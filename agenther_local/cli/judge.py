@@ -93,10 +93,15 @@ def judge(goal: str, trajectory_file: Path, rid: str | None, model_names: tuple[
     results = []
     # Nothing is printed until every model has answered: a model that fails to load gives one
     # error line, not half a table.
-    for name in model_names or default_models():
+    for name in dict.fromkeys(model_names or default_models()):
         j = LlamaJudge(get_manifest(name), runtime)
-        # Same answer reserve as the jury, so the same runs get cut the same way.
-        rendered, cuts = fit(j, prompts, prompt, traj, Jury.answer_reserve, goal=goal)
+        try:
+            # Same answer reserve as the jury, so the same runs get cut the same way. The first
+            # count_tokens in fit() loads the model.
+            rendered, cuts = fit(j, prompts, prompt, traj, Jury.answer_reserve, goal=goal)
+        except ValueError as e:     # llama-cpp-python: "Failed to load model from file: ..."
+            raise ModelError(f"{j.manifest.where}: llama.cpp cannot load the GGUF ({e}); the file is "
+                             "truncated or of an architecture this llama.cpp does not know") from None
         s = j.p_yes(rendered)
         cal = j.manifest.threshold_for(prompt)
         threshold, source = (

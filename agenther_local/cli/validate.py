@@ -23,8 +23,17 @@ def validate(files: tuple[Path, ...], fmt: str) -> None:
     """Check that every record of the input files can be read; print each problem."""
     result = convert_files(files, fmt)
     read = sum(c.read for c in result.files)
+    where = f"{_count(read, 'record')} in {_count(len(files), 'file')}"
     for e in result.invalid:
         click.echo(e.line())
     if result.invalid:
-        raise click.ClickException(f"{len(result.invalid)} of {read} records in {len(files)} files are invalid")
-    click.echo(f"{read} records in {len(files)} files, all valid")
+        raise click.ClickException(f"{len(result.invalid)} of {where} are invalid")
+    click.echo(f"{where}, all valid")
+
+
+def _count(n: int, noun: str) -> str:
+    """
+    >>> _count(1, "file"), _count(3, "record")
+    ('1 file', '3 records')
+    """
+    return f"{n} {noun}{'' if n == 1 else 's'}"

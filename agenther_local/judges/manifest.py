@@ -70,14 +70,18 @@ def _read_manifest(path: Path) -> Manifest:
         d = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as e:
         raise ModelError(f"{path}: not valid TOML: {e}") from None
+    if d.get("source", {}).get("kind") == "http":     # a served model: no file, no checksum
+        d.setdefault("file", ""), d.setdefault("sha256", ""), d.setdefault("chat_format", "raw")
     missing = [k for k in ("name", "file", "sha256", "chat_format", "source") if k not in d]
     if missing:
         raise ModelError(f"{path}: missing key(s) {', '.join(missing)}")
     if d["chat_format"] not in CHAT_FORMATS:
         raise ModelError(f"{path}: chat_format '{d['chat_format']}' unknown (known: {', '.join(CHAT_FORMATS)})")
     src = d["source"]
-    if src.get("kind") not in ("package", "parts", "path"):
-        raise ModelError(f"{path}: source.kind must be package, parts or path")
+    if src.get("kind") not in ("package", "parts", "path", "http"):
+        raise ModelError(f"{path}: source.kind must be package, parts, path or http")
+    if src["kind"] == "http" and not (src.get("url") and src.get("model")):
+        raise ModelError(f"{path}: source.kind = \"http\" needs `url` and `model`")
     cals = tuple(Calibration(**c) for c in d.get("calibration", []))
     return Manifest(name=d["name"], family=d.get("family", ""), file=d["file"],
                     sha256=d["sha256"].lower(), size=int(d.get("size", 0)),
@@ -183,6 +187,8 @@ def _join_parts(m: Manifest) -> Path:
 def locate(m: Manifest) -> Path:
     """Path of the model's GGUF file (joining parts on first use). Does not verify."""
     kind = m.source["kind"]
+    if kind == "http":
+        raise ModelError(f"{m.where}: served over HTTP at {m.source['url']}; there is no local file")
     if kind == "package":
         return _package_file(m.source["package"], m.source["path"], m)
     if kind == "parts":
@@ -191,6 +197,8 @@ def locate(m: Manifest) -> Path:
 
 
 def is_present(m: Manifest) -> bool:
+    if m.source["kind"] == "http":
+        return True      # a server: reachability is checked on first use, not here
     try:
         if m.source["kind"] == "parts":
             target = model_cache_dir() / f"{m.sha256[:16]}-{m.file}"

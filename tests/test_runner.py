@@ -1,0 +1,182 @@
+"""The runner's contract, with a deterministic stand-in pipeline (no model): bad input is
+quarantined with its location and nothing good is lost, --strict stops at the first bad
+record, an interrupted run resumes to byte-identical outputs, memory-free streaming."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+from agenther_local.config import Config
+from agenther_local.errors import AgentherError
+from agenther_local.jsonl import read_records
+from agenther_local.runner import RunOptions, run
+from agenther_local.trajectory import Trajectory
+
+
+class EchoPipeline:
+    """Accepts every run whose id does not end in 'x', with a goal made from its first step."""
+
+    def __init__(self, interrupt_after: int | None = None):
+        self.calls = []
+        self.interrupt_after = interrupt_after
+        self.timings = {}
+
+    def process(self, traj: Trajectory) -> dict:
+        if self.interrupt_after is not None and len(self.calls) >= self.interrupt_after:
+            raise KeyboardInterrupt
+        self.calls.append(traj.id)
+        base = {"id": traj.id, "record": traj.to_dict(), "stage": "relabel", "weight": 0.7}
+        if traj.id.endswith("x"):
+            return {**base, "status": "rejected", "reason": "fake rejection"}
+        return {**base, "status": "accepted", "goal": f"What did {traj.steps[0].action} return?",
+                "confidence": 0.9, "reason": "fake acceptance"}
+
+
+def rec(i, **over):
+    d = {"id": f"r{i}", "goal": f"goal {i}", "success": False,
+         "steps": [{"thought": "t", "action": f"tool{i}", "action_input": {"q": i}, "observation": f"result {i}"}],
+         "final_answer": f"answer {i}"}
+    d.update(over)
+    return d
+
+
+def write_jsonl(path: Path, rows) -> Path:
+    path.write_bytes(b"".join((r if isinstance(r, bytes) else json.dumps(r).encode()) + b"\n" for r in rows))
+    return path
+
+
+def do_run(inputs, out, pipeline=None, **kw):
+    return run(RunOptions(inputs=list(inputs), outdir=out, source_format=kw.pop("source_format", "native"), quiet=True, **kw),
+               Config(), pipeline or EchoPipeline(), {})
+
+
+def lines(path: Path) -> list[dict]:
+    return [json.loads(l) for l in path.read_text().splitlines()]
+
+
+def test_bad_records_are_quarantined_with_location_and_good_ones_kept(tmp_path):
+    big = "x" * (10 * 1024 * 1024)
+    f = write_jsonl(tmp_path / "in.jsonl", [
+        rec(1),
+        b'{"id": "broken", ',                                   # malformed JSON (line 2)
+        {k: v for k, v in rec(3).items() if k != "goal"},      # missing field (line 3)
+        rec(4, steps=[]),                                        # empty steps (line 4)
+        b'{"id": "r5", "goal": "caf\xe9"}',                     # not UTF-8 (line 5)
+        rec(6, steps=[{"action": "a", "action_input": {}, "observation": big}]),  # 10 MB observation
+        rec(1),                                                  # duplicate id (line 7)
+        rec(8, steps=[{"action": "a", "action_input": [], "observation": "o"}]),  # mistyped (line 8)
+    ])
+    s = do_run([f], tmp_path / "out", source_format="native")
+    inv = lines(tmp_path / "out" / "invalid.jsonl")
+    assert [i["where"] for i in inv] == [f"{f}:2", f"{f}:3", f"{f}:4", f"{f}:5", f"{f}:7", f"{f}:8"]
+    assert inv[1]["reason"] == "goal: missing"
+    assert inv[2]["reason"] == "steps: empty: a trajectory needs at least one step"
+    assert inv[4]["reason"] == f"id: duplicate id 'r1' (first at {f}:1)"
+    assert inv[5]["reason"] == "steps[0].action_input: expected an object, got a list"
+    assert s.invalid == 6 and s.counts["accepted"] == 2
+    assert [r["metadata"]["trajectory_id"] for r in lines(tmp_path / "out" / "sft.jsonl")] == ["r1", "r6"]
+
+
+def test_empty_file_and_directory_are_reported_and_other_files_still_run(tmp_path):
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("")
+    d = tmp_path / "adir"
+    d.mkdir()
+    good = write_jsonl(tmp_path / "good.jsonl", [rec(1)])
+    s = do_run([empty, d, good], tmp_path / "out", source_format="auto")
+    inv = lines(tmp_path / "out" / "invalid.jsonl")
+    assert [i["where"] for i in inv] == [str(empty), str(d)]
+    assert "empty file" in inv[0]["reason"]
+    assert "directory" in inv[1]["reason"]
+    assert s.counts["accepted"] == 1
+
+
+def test_strict_stops_at_the_first_bad_record_with_its_line(tmp_path):
+    f = write_jsonl(tmp_path / "in.jsonl", [rec(1), b"{oops", rec(3)])
+    with pytest.raises(AgentherError, match=rf"^{f}:2: record: malformed JSON"):
+        do_run([f], tmp_path / "out", strict=True)
+
+
+def test_interrupted_run_resumes_to_identical_outputs(tmp_path):
+    rows = [rec(i) for i in range(10)] + [rec(10, id="r10x")]
+    f = write_jsonl(tmp_path / "in.jsonl", rows)
+    do_run([f], tmp_path / "full")
+    first = EchoPipeline(interrupt_after=4)
+    s = do_run([f], tmp_path / "part", pipeline=first)
+    assert s.interrupted and first.calls == ["r0", "r1", "r2", "r3"]
+    second = EchoPipeline()
+    s2 = do_run([f], tmp_path / "part", pipeline=second)
+    assert second.calls == [f"r{i}" for i in range(4, 10)] + ["r10x"]   # nothing redone
+    assert s2.resumed == 4
+    for name in ("sft.jsonl", "dpo.jsonl", "dpo_ms_swift.jsonl", "sharegpt.jsonl", "rejected.jsonl", "invalid.jsonl"):
+        assert (tmp_path / "part" / name).read_bytes() == (tmp_path / "full" / name).read_bytes(), name
+    ids = [json.loads(l)["id"] for l in (tmp_path / "part" / "journal.jsonl").read_text().splitlines()[1:]]
+    assert len(ids) == len(set(ids)) == 11
+
+
+def test_torn_last_journal_line_is_redone_not_lost(tmp_path):
+    f = write_jsonl(tmp_path / "in.jsonl", [rec(1), rec(2)])
+    do_run([f], tmp_path / "out")
+    j = tmp_path / "out" / "journal.jsonl"
+    data = j.read_text()
+    j.write_text(data[: len(data) - 20])      # a kill in the middle of the last write
+    p = EchoPipeline()
+    do_run([f], tmp_path / "out", pipeline=p)
+    assert p.calls == ["r2"]
+    assert len(lines(tmp_path / "out" / "sft.jsonl")) == 2
+
+
+def test_no_resume_refuses_an_outdir_with_a_journal(tmp_path):
+    f = write_jsonl(tmp_path / "in.jsonl", [rec(1)])
+    do_run([f], tmp_path / "out")
+    with pytest.raises(AgentherError, match="holds the journal of an earlier run"):
+        do_run([f], tmp_path / "out", resume=False)
+
+
+def test_limit_counts_records_read(tmp_path):
+    f = write_jsonl(tmp_path / "in.jsonl", [rec(i) for i in range(5)])
+    p = EchoPipeline()
+    do_run([f], tmp_path / "out", pipeline=p, limit=2)
+    assert p.calls == ["r0", "r1"]
+
+
+def test_unlabeled_records_are_skipped_unless_asked(tmp_path):
+    row = rec(1)
+    del row["success"]
+    f = write_jsonl(tmp_path / "in.jsonl", [row])
+    p = EchoPipeline()
+    s = do_run([f], tmp_path / "a", pipeline=p)
+    assert p.calls == [] and s.counts == {"skipped_unlabeled": 1}
+    s = do_run([f], tmp_path / "b", pipeline=p, unlabeled="failed")
+    assert p.calls == ["r1"] and s.counts == {"accepted": 1}
+
+
+# -- property tests of the reader ------------------------------------------------------------
+
+good_records = st.builds(lambda i, obs: rec(i, steps=[{"action": "a", "action_input": {}, "observation": obs}]),
+                         st.integers(0, 10_000), st.text(max_size=50))
+junk = st.one_of(st.binary(max_size=40).filter(lambda b: b"\n" not in b and b"\r" not in b),
+                 st.text(max_size=30).map(lambda t: t.replace("\n", " ").replace("\r", " ").encode()),
+                 st.dictionaries(st.text(max_size=5), st.integers(), max_size=3).map(lambda d: json.dumps(d).encode()))
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.one_of(good_records.map(lambda r: ("good", r)), junk.map(lambda b: ("junk", b))), max_size=12))
+def test_reader_never_crashes_and_never_loses_a_good_record(tmp_path, items):
+    path = tmp_path / "prop.jsonl"
+    rows, expected = [], []
+    seen = set()
+    for kind, v in items:
+        if kind == "good":
+            v = dict(v, id=f"g{len(rows)}")
+            expected.append(v["id"])
+            rows.append(json.dumps(v).encode())
+        else:
+            rows.append(v)
+    path.write_bytes(b"\n".join(rows) + b"\n")
+    got = [t.id for _, t in read_records([path]) if isinstance(t, Trajectory)]
+    # junk lines may themselves be valid records only if they parse into one; ours cannot
+    assert [g for g in got if g.startswith("g")] == expected
