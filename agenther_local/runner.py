@@ -229,7 +229,7 @@ def run(opts: RunOptions, cfg: Config, pipeline: Any, describe: dict[str, Any],
     journal.open({"config": cfg.to_dict(), "started": time.strftime("%Y-%m-%dT%H:%M:%S")})
     seen_ids: dict[str, str] = {}
     wanted: set[str] = set()
-    bar = progress(0) if progress else None
+    bar = progress(_count_records(opts) if not opts.limit else opts.limit) if progress else None
     accepted = 0
     try:
         for where, item in iter_inputs(opts, summary):
@@ -300,6 +300,19 @@ def run(opts: RunOptions, cfg: Config, pipeline: Any, describe: dict[str, Any],
     }
     write_json_atomic(outdir / "manifest.json", manifest)
     return summary
+
+
+def _count_records(opts: RunOptions) -> int | None:
+    """Records in native JSONL inputs (one per non-empty line), for the progress bar's ETA;
+    None when any input is in another format (counting would mean parsing it twice)."""
+    total = 0
+    for p in opts.inputs:
+        p = Path(p)
+        if opts.source_format not in ("native", "auto") or not p.is_file() or p.suffix != ".jsonl":
+            return None
+        with open(p, "rb") as f:
+            total += sum(1 for line in f if line.strip())
+    return total
 
 
 def _as_failed(traj: Trajectory) -> Trajectory:

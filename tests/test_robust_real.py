@@ -91,3 +91,17 @@ def test_whole_pipeline_runs_with_sockets_disabled(small_input, tmp_path, monkey
     res = CliRunner().invoke(cli, ["run", str(one), "-o", str(tmp_path / "o"), *ARGS[:-2]])
     assert res.exit_code == 0, res.output
     assert "1 read, 0 invalid" in res.output
+
+
+def test_rerun_with_other_formats_or_delta_asks_no_model_again(small_input, tmp_path):
+    one = tmp_path / "one.jsonl"
+    one.write_text(small_input.read_text().splitlines()[0] + "\n")
+    base = ["run", str(one), "--jury", "smollm2-135m", "--rule-based", "--no-report", "--quiet", "--seed", "7"]
+    first = CliRunner().invoke(cli, [*base, "-o", str(tmp_path / "a")])
+    assert first.exit_code == 0, first.output
+    assert " 0 hits" in first.output
+    cfg = tmp_path / "c.toml"
+    cfg.write_text("[detect]\ndiscard_below = 0.25\n")
+    second = CliRunner().invoke(cli, [*base, "-o", str(tmp_path / "b"), "--formats", "sft", "--config", str(cfg)])
+    assert second.exit_code == 0, second.output
+    assert ", 0 misses" in second.output, second.output

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from itertools import combinations
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 
@@ -45,18 +45,26 @@ def fleiss_kappa(counts: np.ndarray) -> float:
     return (p_bar - p_e) / (1.0 - p_e)
 
 
-def pairwise_agreement(verdicts: Sequence[dict[str, bool]]) -> dict[tuple[str, str], tuple[float, int]]:
+def pairwise_agreement(patterns: Mapping[tuple[tuple[str, bool], ...], int]) -> dict[tuple[str, str], tuple[float, int]]:
     """Share of equal votes for each pair of jurors, over the verdicts where both voted.
 
-    >>> pairwise_agreement([{"a": True, "b": True}, {"a": True, "b": False}, {"a": False}])
+    `patterns` maps the votes of one verdict, as sorted (juror, vote) pairs, to how many
+    verdicts had exactly those votes (memory stays flat in the number of verdicts).
+
+    >>> pairwise_agreement({(("a", True), ("b", True)): 1, (("a", True), ("b", False)): 1, (("a", False),): 5})
     {('a', 'b'): (0.5, 2)}
     """
-    jurors = sorted({j for v in verdicts for j in v})
+    jurors = sorted({j for p in patterns for j, _ in p})
     out = {}
     for a, b in combinations(jurors, 2):
-        both = [(v[a], v[b]) for v in verdicts if a in v and b in v]
-        if both:
-            out[(a, b)] = (sum(x == y for x, y in both) / len(both), len(both))
+        agree = n = 0
+        for p, count in patterns.items():
+            votes = dict(p)
+            if a in votes and b in votes:
+                n += count
+                agree += count * (votes[a] == votes[b])
+        if n:
+            out[(a, b)] = (agree / n, n)
     return out
 
 

@@ -37,6 +37,7 @@ code,.mono{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font
 table.examples td{max-width:300px;overflow-wrap:anywhere}mark{background:#ffe08a}
 .yes{color:#2e7d32;font-weight:600}.no{color:#c62828;font-weight:600}
 ul.votes,ul.ev{margin:0;padding-left:16px}
+.grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(340px,1fr));gap:0 32px}.grid .wide{grid-column:1/-1}
 """
 
 SCRIPT = """window.addEventListener("load",function(){var i=Array.prototype.slice.call(document.images);

@@ -1,0 +1,53 @@
+"""`agenther-local verify`: check each constraint of a goal against a run's tool outputs."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from . import cli
+from ._common import format_choice
+from .judge import pick_record
+
+
+@cli.command()
+@click.option("--goal", required=True, help="The goal to verify (a hindsight goal, or your own).")
+@click.option("--trajectory", "path", required=True, type=click.Path(path_type=Path), help="File holding the run.")
+@click.option("--id", "rid", default=None, help="Record id in the file (default: the first record).")
+@click.option("--from", "source_format", default="auto", type=format_choice(), help="Input format.")
+@click.option("--model", default=None, help="Constraint juror for names/codes no value matched (default: none: value match only).")
+@click.option("--json", "as_json", is_flag=True, help="One JSON line: {accepted, constraints, reason}.")
+def verify(goal, path, rid, source_format, model, as_json):
+    """Show each constraint of a goal with its tool evidence, method and verdict."""
+    from ..config import RelabelConfig
+    from ..errors import AgentherError
+    from ..judges.jury import Juror
+    from ..judges.llama import LlamaJudge
+    from ..judges.manifest import get_manifest
+    from ..stages.verify import verify_goal
+
+    if not goal.strip():
+        raise AgentherError("--goal is empty: nothing to verify")
+    _, traj = pick_record(path, source_format, rid)
+    juror = None
+    if model:
+        m = get_manifest(model)
+        cal = m.threshold_for("constraint")
+        theta = cal.threshold if cal else RelabelConfig().paper_threshold
+        juror = Juror(LlamaJudge(m), "constraint", theta,
+                      f"calibrated {cal.date}" if cal else "paper θ = 0.5 (uncalibrated)")
+    v = verify_goal(goal, traj, juror)
+    if as_json:
+        click.echo(json.dumps(v.to_dict(), ensure_ascii=False))
+    else:
+        click.echo(f"goal: {goal}")
+        click.echo(f"run:  {traj.id} ({len(traj.evidence_steps)} tool outputs)")
+        for c in v.constraints:
+            mark = "ok  " if c.holds else "FAIL"
+            click.echo(f"  [{mark}] {c.text!r} ({c.kind}) via {c.method}: {c.detail}")
+            for e in c.evidence[:1]:
+                click.echo(f"         step {e['step']}: {e['text']!r}")
+        click.echo(("ACCEPTED: " if v.accepted else "REJECTED: ") + v.reason)
+    if not v.accepted:
+        raise SystemExit(1)

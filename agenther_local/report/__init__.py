@@ -1,0 +1,105 @@
+"""OUTDIR/report.html: what a run did, rebuilt from `journal.jsonl` and `manifest.json` alone.
+
+`write_report(outdir)` streams the journal once (collect.py), computes jury agreement and goal
+diversity (measures.py), draws the charts (charts.py) and writes one self-contained HTML page
+(sections.py, page.py): the run summary from the manifest, then 1. the funnel, 2. the
+distributions of w and of jury confidence, 3. the jurors, 4. why records were rejected,
+5. goal diversity, 6. example relabels. No judge model is called; the only model loaded is the
+sentence embedder, for goal diversity, and only when at least two goals were accepted.
+
+An empty run, a run with nothing accepted, a missing manifest (an interrupted run) and
+entries of older versions all give a complete page, with a note where a section has nothing
+to show.
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..embeddings import Embedder
+from ..errors import AgentherError
+from ..journal import Journal
+from . import sections
+from .collect import Collector
+
+REPORT_FILE = "report.html"
+
+
+@dataclass(frozen=True)
+class ReportConfig:
+    max_examples: int = 20          # rows of the example-relabels table: enough to judge by eye
+    max_goal_pairs: int = 2000      # goal pairs embedded for diversity (~45 s of MiniLM on 2 cores)
+    max_clusters: int = 8           # k = min(8, n // 2): AgentHER appendix E uses 8 clusters
+    kmeans_n_init: int = 10         # fixed (sklearn's default changed between versions)
+
+
+def read_header(path: Path) -> dict[str, Any]:
+    """The journal's first line (format, version, config, start time); {} for an empty file."""
+    with open(path, encoding="utf-8") as f:
+        line = f.readline()
+    if not line.strip():
+        return {}
+    try:
+        return json.loads(line)
+    except json.JSONDecodeError:
+        raise AgentherError(f"{path}:1: not an agenther-local journal (bad header)") from None
+
+
+def read_manifest(outdir: Path) -> tuple[dict[str, Any] | None, str]:
+    """(manifest, note): the note says why there is none."""
+    path = outdir / "manifest.json"
+    if not path.exists():
+        return None, ("manifest.json is missing (the run was interrupted or is still going): "
+                      "numbers below come from the journal only.")
+    try:
+        return json.loads(path.read_text(encoding="utf-8")), ""
+    except json.JSONDecodeError as e:
+        return None, f"{path}: unreadable JSON ({e.msg} at line {e.lineno}); numbers below come from the journal only."
+
+
+def build_report(outdir: Path, embedder: Embedder | None = None, cfg: ReportConfig = ReportConfig()) -> str:
+    """The report page of OUTDIR as a string. `embedder` defaults to MiniLM (SentenceEmbedder)."""
+    outdir = Path(outdir)
+    path = outdir / "journal.jsonl"
+    if not path.is_file():
+        raise AgentherError(f"{outdir}: no journal.jsonl; write one with `agenther-local run INPUT -o {outdir}`")
+    header = read_header(path)
+    manifest, manifest_note = read_manifest(outdir)
+    collector = Collector(cfg.max_examples, cfg.max_goal_pairs)
+    for line, entry in enumerate(Journal(path).read(), start=2):
+        collector.add(entry, line)
+    stats = collector.finish()
+    jury = (manifest or {}).get("jury") or {}
+    config = (manifest or {}).get("config") or header.get("config") or {}
+    parts = [
+        sections.summary(manifest, manifest_note, header, stats),
+        sections.funnel(stats),
+        sections.distributions(stats, config, jury),
+        sections.jurors(stats, jury),
+        sections.rejections(stats),
+        sections.diversity(stats, embedder, cfg.max_clusters, cfg.kmeans_n_init),
+        sections.examples(stats),
+    ]
+    from .page import page
+    subtitle = (f"{outdir.resolve()} · {stats.entries} records · built from journal.jsonl and manifest.json; "
+                "no judge model was called")
+    return page(subtitle, parts)
+
+
+def write_report(outdir: Path, embedder: Embedder | None = None, cfg: ReportConfig = ReportConfig()) -> Path:
+    """Write OUTDIR/report.html (atomically) and return its path."""
+    out = Path(outdir) / REPORT_FILE
+    text = build_report(outdir, embedder, cfg)
+    fd, tmp = tempfile.mkstemp(prefix=f".{REPORT_FILE}.", dir=out.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, out)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return out

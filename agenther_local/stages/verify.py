@@ -1,0 +1,140 @@
+"""Evidence-linked verification: every constraint of a goal cites what a tool returned.
+
+A goal's constraints are its specifics (numbers, money, dates, times, codes, quoted strings,
+names). Each is checked in this order:
+1. value match (no model): the specific occurs, after normalisation of dates, numbers,
+   currency, units, split name fields, codes and case, in a TOOL output; the matching span
+   and its step are the evidence;
+2. narrow question (only for names and codes that no value matched: a city vs its airport
+   code, a paraphrased name): one yes/no question per constraint to the constraint juror,
+   "Do these observations show that <clause>?", over the tool outputs most related to the
+   clause, scored by P(yes) against that juror's calibrated threshold.
+Numbers, money, dates and times never go to a model: a changed value is rejected by step 1.
+A goal is accepted only if every constraint holds. Evidence is tool output only: the user's
+turns, the agent's thoughts and its final message are context, never evidence (SPEC).
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import AgentherError
+from ..judges.jury import Juror
+from ..prompts import Prompts
+from ..trajectory import Trajectory
+from .grounding import evidence_index
+from .values import Specific, extract_specifics
+
+NARROW_KINDS = ("entity", "code")   # codes only when they hold no digit ("SEA", not "DL2210")
+SNIPPET = 60          # characters of context kept around a matched span
+MAX_EVIDENCE_STEPS = 3
+MAX_EVIDENCE_CHARS = 1200
+
+
+@dataclass(frozen=True)
+class Constraint:
+    text: str                    # the specific as the goal writes it
+    kind: str
+    clause: str                  # the part of the goal it belongs to
+    method: str                  # value_match | narrow_question | unmatched
+    holds: bool
+    evidence: tuple[dict[str, Any], ...]   # {"step": i, "text": snippet}
+    detail: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"text": self.text, "kind": self.kind, "clause": self.clause, "method": self.method,
+                "holds": self.holds, "evidence": list(self.evidence), "detail": self.detail}
+
+
+@dataclass(frozen=True)
+class Verification:
+    accepted: bool
+    constraints: tuple[Constraint, ...]
+    reason: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"accepted": self.accepted, "constraints": [c.to_dict() for c in self.constraints], "reason": self.reason}
+
+
+def is_narrow(s: Specific) -> bool:
+    """May a model decide this constraint? Names and letter codes yes; values never.
+
+    >>> [is_narrow(x) for x in extract_specifics("Fly DL2210 from Boston (SEA) for $5")]
+    [False, True, True, False]
+    """
+    return s.kind == "entity" or (s.kind == "code" and not any(ch.isdigit() for ch in s.text))
+
+
+def clause_of(goal: str, s: Specific) -> str:
+    """The comma/semicolon/'and'-delimited part of `goal` holding the specific.
+
+    >>> g = "Find flights from Boston to Denver, and report the cheapest fare"
+    >>> clause_of(g, extract_specifics(g)[0])
+    'Find flights from Boston to Denver'
+    """
+    bounds = [0] + [m.end() for m in re.finditer(r"[,;]\s+(?:and\s+)?|\s+and\s+", goal)] + [len(goal) + 1]
+    for a, b in zip(bounds, bounds[1:]):
+        if a <= s.start < b:
+            return re.sub(r"(?:[,;]\s*(?:and)?|\s+and)\s*$", "", goal[a:b].strip()).strip(" ,;.")
+    return goal
+
+
+def _snippet(text: str, start: int, end: int) -> str:
+    a, b = max(0, start - SNIPPET), min(len(text), end + SNIPPET)
+    return ("…" if a else "") + text[a:b] + ("…" if b < len(text) else "")
+
+
+def _related_steps(traj: Trajectory, clause: str) -> list[dict[str, Any]]:
+    """The tool outputs sharing the most words with the clause (at most 3, cut to size)."""
+    words = {w for w in re.findall(r"[a-z0-9]{3,}", clause.lower())}
+    scored = []
+    for i, step in traj.evidence_steps:
+        obs = step.observation.lower()
+        scored.append((sum(w in obs for w in words), -i, i, step.observation))
+    scored.sort(reverse=True)
+    per = MAX_EVIDENCE_CHARS // MAX_EVIDENCE_STEPS
+    return [{"step": i + 1, "text": obs[:per]} for _, _, i, obs in scored[:MAX_EVIDENCE_STEPS]]
+
+
+def verify_goal(goal: str, traj: Trajectory, juror: Juror | None = None, prompts: Prompts | None = None) -> Verification:
+    """Check every constraint of `goal` against the tool outputs of `traj`."""
+    if not goal or not goal.strip():
+        raise AgentherError("empty goal: nothing to verify")
+    if not traj.evidence_steps:
+        raise AgentherError(f"trajectory '{traj.id}' has no tool observations: there is no evidence to verify against")
+    index = evidence_index(traj)
+    prompts = prompts or Prompts()
+    out: list[Constraint] = []
+    for s in extract_specifics(goal):
+        clause = clause_of(goal, s)
+        hit = index.find(s)
+        if hit is not None:
+            step, a, b = hit
+            obs = traj.steps[step].observation
+            out.append(Constraint(s.text, s.kind, clause, "value_match", True,
+                                  ({"step": step, "text": _snippet(obs, a, b)},),
+                                  f"{s.text!r} found in the output of step {step} as {obs[a:b]!r}"))
+            continue
+        if not is_narrow(s) or juror is None:
+            why = "no tool output shows this value" if not is_narrow(s) else \
+                "no tool output shows it and no constraint juror was given"
+            out.append(Constraint(s.text, s.kind, clause, "unmatched", False, (), why))
+            continue
+        evidence = _related_steps(traj, clause)
+        from ..judges.context import fit  # noqa: F401  (the constraint prompt has no run to shorten)
+        rendered = prompts.render("constraint", claim=clause, evidence=evidence)
+        score = juror.judge.p_yes(rendered)
+        ok = score.p_yes >= juror.threshold
+        out.append(Constraint(s.text, s.kind, clause, "narrow_question", ok,
+                              tuple({"step": e["step"] - 1, "text": e["text"][:200]} for e in evidence),
+                              f"{juror.judge.id}: P(yes) {score.p_yes:.3f} {'>=' if ok else '<'} "
+                              f"{juror.threshold:.3f} ({juror.threshold_source})"))
+    failed = [c for c in out if not c.holds]
+    if failed:
+        reason = "not shown by any tool output: " + ", ".join(f"{c.text!r} ({c.method})" for c in failed)
+        return Verification(False, tuple(out), reason)
+    if not out:
+        return Verification(True, (), "no checkable specific (number, date, code, name) in the goal")
+    methods = sorted({c.method for c in out})
+    return Verification(True, tuple(out), f"all {len(out)} constraint(s) hold ({', '.join(methods)})")
