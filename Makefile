@@ -27,7 +27,11 @@ demo: $(STAMP)
 	$(BIN)/agenther-local run examples/demo.jsonl -o $(OUT) --jury $(JURY)
 	@echo "demo output: $(OUT)/ (sft.jsonl, dpo.jsonl, sharegpt.jsonl, rejected.jsonl, report.html)"
 
+# The report test renders in a real headless browser: Debian's chromium (installed here when
+# apt-get is available and it is missing; CI runs as root on Debian).
 test: $(STAMP)
+	@command -v chromium >/dev/null || ! command -v apt-get >/dev/null || \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)
 	$(BIN)/python -m pytest -q
 
 # The strongest PyPI-installable judge (Qwen2.5-Coder-1.5B, 1.1 GB in 22 packages).

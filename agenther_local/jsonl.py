@@ -62,7 +62,10 @@ def iter_json_values(path: Path) -> Iterator[Item]:
 def _is_single_document(path: Path) -> bool:
     """A file starting with '{' is JSONL unless its first line alone is not a whole value."""
     with open(path, "rb") as f:
-        first = f.readline()
+        first = b""
+        for first in f:             # the first non-blank line
+            if first.strip():
+                break
     try:
         json.loads(first)
         return False

@@ -39,6 +39,7 @@ class Pipeline:
     prompts: Prompts
     seed: int = 0
     include_successes: bool = False
+    constraint_juror: Juror | None = None
     timings: dict[str, float] = field(default_factory=dict)
 
     def _time(self, stage: str, t0: float) -> None:
@@ -78,7 +79,7 @@ class Pipeline:
         entry["stage"] = "relabel"
         t0 = time.perf_counter()
         rl = relabel_goal(traj, outcome, self.writer, self.self_juror, self.jury, self.embedder, self.prompts,
-                          self.cfg.relabel, self.cfg.gates, self.seed)
+                          self.cfg.relabel, self.cfg.gates, self.seed, self.constraint_juror)
         self._time("relabel", t0)
         entry["relabel"] = rl.to_dict()
         entry.update(status="accepted" if rl.accepted else "rejected", reason=rl.reason,
@@ -180,6 +181,9 @@ def build_pipeline(opts: PipelineOptions, cfg: Config):
     else:
         detector = JudgeDetector(judge(writer_name), prompts, cfg.detect, opts.seed, unsupported)
         extractor = JudgeExtractor(judge(writer_name), prompts, opts.seed)
+    # Narrow per-constraint questions go to the first (strongest) juror's model.
+    constraint_model = (spec["jurors"][0] if jury is not None else f"{writer_name}@verify").split("@")[0]
+    constraint_juror = juror(f"{constraint_model}@constraint")
     pipe = Pipeline(cfg, detector, extractor, judge(writer_name), self_juror, jury, SentenceEmbedder(), prompts,
-                    opts.seed, opts.include_successes)
+                    opts.seed, opts.include_successes, constraint_juror)
     return pipe, judges, cache

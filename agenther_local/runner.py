@@ -98,11 +98,11 @@ def rejection_key(entry: dict[str, Any]) -> str:
             return "detect:discarded_w"
         return entry.get("stage", "?")
     statuses = [a["status"] for a in rl["attempts"]]
-    if rl.get("via_fallback"):
+    if rl.get("via_fallback") or str(rl.get("reason", "")).startswith("fallback refused"):
         return "relabel:fallback_refused"
     if "vetoed" in statuses:
         return "relabel:jury"
-    gates = [s for s in statuses if s.startswith("gate:")]
+    gates = [s for s in statuses if s.startswith(("gate:", "verify:"))]
     if gates:
         return "relabel:" + max(set(gates), key=gates.count)
     if statuses and all(s in ("unparsable", "invalid") for s in statuses):
@@ -115,8 +115,11 @@ def _meta(entry: dict[str, Any]) -> dict[str, Any]:
     rl = entry.get("relabel") or {}
     acc = next((a for a in rl.get("attempts", []) if a["status"] == "accepted"), None)
     verdict = (acc or {}).get("verdict") or rl.get("fallback_verdict") or {}
-    grounding = next((g for g in (acc or {}).get("gates", []) if g["gate"] == "grounding"), {})
-    evidence = [{"text": str(e["text"]), "step": int(e["step"])} for e in grounding.get("data", {}).get("evidence", [])]
+    ver = (acc or {}).get("verification") or {}
+    constraints = [{"text": str(c["text"]), "kind": str(c["kind"]), "method": str(c["method"]),
+                    "step": int(c["evidence"][0]["step"]) if c["evidence"] else -1,
+                    "evidence": str(c["evidence"][0]["text"]) if c["evidence"] else "", "detail": str(c["detail"])}
+                   for c in ver.get("constraints", [])]
     failure = entry.get("failure") or {}
     return {
         "trajectory_id": entry["id"],
@@ -127,7 +130,7 @@ def _meta(entry: dict[str, Any]) -> dict[str, Any]:
         "reason": str(entry.get("reason", "")),
         "votes": [{"juror": v["juror"], "p_yes": float(v["p_yes"]), "threshold": float(v["threshold"]),
                    "vote": bool(v["vote"])} for v in verdict.get("votes", [])],
-        "evidence": evidence,
+        "constraints": constraints,
     }
 
 

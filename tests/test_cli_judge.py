@@ -24,7 +24,6 @@ GOAL = "What is the weather in Paris today?"
 @pytest.fixture(autouse=True)
 def home(tmp_path, monkeypatch):
     monkeypatch.setenv("AGENTHER_LOCAL_HOME", str(tmp_path / "home"))
-    monkeypatch.delenv("AGENTHER_LOCAL_CACHE", raising=False)
 
 
 @pytest.fixture

@@ -27,7 +27,6 @@ SMOL_SHA = "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
 @pytest.fixture(autouse=True)
 def home(tmp_path, monkeypatch):
     monkeypatch.setenv("AGENTHER_LOCAL_HOME", str(tmp_path / "home"))
-    monkeypatch.delenv("AGENTHER_LOCAL_CACHE", raising=False)
     return tmp_path / "home"
 
 

@@ -38,7 +38,6 @@ RUN = Trajectory.from_dict({
 def home(tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("AGENTHER_LOCAL_HOME", str(tmp_path_factory.mktemp("home")))
-        mp.delenv("AGENTHER_LOCAL_CACHE", raising=False)
         yield
     unload_all()
 

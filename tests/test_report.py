@@ -163,14 +163,22 @@ DESCRIBE = {
 }
 
 
-@pytest.fixture
-def outdir(tmp_path) -> Path:
-    src = tmp_path / "runs.jsonl"
+@pytest.fixture(scope="module")
+def outdir(tmp_path_factory) -> Path:
+    """One run for the module: the stand-in pipeline over RECORDS plus one broken line."""
+    tmp = tmp_path_factory.mktemp("report")
+    src = tmp / "runs.jsonl"
     lines = [json.dumps({k: v for k, v in r.items() if v is not None}) for r in RECORDS] + ['{"id": "broken", ']
     src.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    out = tmp_path / "out"
+    out = tmp / "out"
     run(RunOptions(inputs=[src], outdir=out, source_format="native", quiet=True), Config(), StandInPipeline(), DESCRIBE)
     return out
+
+
+@pytest.fixture(scope="module")
+def page(outdir) -> str:
+    """report.html of that run, written once (goal diversity with the FakeEmbedder)."""
+    return write_report(outdir, embedder=FakeEmbedder()).read_text(encoding="utf-8")
 
 
 def stats_of(out: Path):
@@ -197,19 +205,16 @@ def text_of(page: str) -> str:
 
 # ------------------------------------------------------------------ the page
 
-def test_the_report_has_every_section_and_chart(outdir):
-    path = write_report(outdir, embedder=FakeEmbedder())
-    html = path.read_text(encoding="utf-8")
-    assert path == outdir / "report.html"
-    assert headings(html) == list(SECTIONS)
+def test_the_report_has_every_section_and_chart(page):
+    assert headings(page) == list(SECTIONS)
     # funnel, w histogram, confidence histogram, jurors, rejections, diversity PCA
-    assert html.count("<img ") == 6
-    assert len(re.findall(r'<img src="data:image/png;base64,[A-Za-z0-9+/=]+"', html)) == 6
-    assert not re.search(r"""(src|href)=["']?(https?:|//|file:)""", html)     # self-contained
+    assert page.count("<img ") == 6
+    assert len(re.findall(r'<img src="data:image/png;base64,[A-Za-z0-9+/=]+"', page)) == 6
+    assert not re.search(r"""(src|href)=["']?(https?:|//|file:)""", page)     # self-contained
 
 
-def test_hostile_strings_are_escaped(outdir):
-    html = build_report(outdir, embedder=FakeEmbedder())
+def test_hostile_strings_are_escaped(page):
+    html = page
     assert HOSTILE not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     assert html.count("<script>") == 1                          # ours, at the end of the body
     assert "<img src=x" not in html and "&lt;img src=x onerror=&quot;alert(2)&quot;&gt;" in html
@@ -217,7 +222,7 @@ def test_hostile_strings_are_escaped(outdir):
     assert "Ohio Wire &amp; Cable" in html
 
 
-def test_the_numbers_agree_with_the_journal_and_the_runner(outdir):
+def test_the_collected_numbers_agree_with_the_journal_and_the_runner(outdir):
     s = stats_of(outdir)
     manifest = json.loads((outdir / "manifest.json").read_text())
     # input (12 incl. the broken line), failures, recoverable, passed gates, accepted
@@ -233,28 +238,28 @@ def test_the_numbers_agree_with_the_journal_and_the_runner(outdir):
     assert s.confidence_hist["accepted"].sum() == 3 and s.confidence_hist["jury verdicts"].sum() == 4
     assert s.weight_hist["accepted"].sum() + s.weight_hist["not accepted"].sum() == 8   # the error has no w
 
-    text = text_of(build_report(outdir, embedder=FakeEmbedder()))
+def test_the_page_shows_those_numbers(page):
+    text = text_of(page)
     # two verdicts where all three voted: (yes, no, yes) and (yes, yes, yes)
     assert f"Fleiss' κ = {fleiss_kappa(np.array([[2, 1], [3, 0]])):.3f} over 2 verdicts where all 3 jurors voted" in text
     assert "big@verify mid@verify 4 0.750" in text               # pairwise: 3 of 4 shared verdicts agree
     assert "relabel:gate:well_formed 1 16.7%" in text
 
 
-def test_an_accepted_example_shows_votes_weight_and_grounding_evidence(outdir):
-    examples = section(build_report(outdir, embedder=FakeEmbedder()), "example-relabels")
+def test_an_accepted_example_shows_votes_weight_and_grounding_evidence(page):
+    examples = section(page, "example-relabels")
     row = examples[examples.index("acc_first_try"):examples.index("acc_hostile")]
     assert "Find copper wire under $5/kg with MOQ below 100 kg" in row
-    assert "big@verify: 0.900 ≥ 0.500 <span class=yes>yes</span>" in row
-    assert "writer@verify (self-check): 0.800 ≥ 0.500" in row
+    assert "big@verify: <span class=nw>0.900 ≥ 0.500 <span class=yes>yes</span></span>" in row
+    assert "writer@verify (self-check): <span class=nw>0.800 ≥ 0.500" in row
     assert "<td class=n>0.700</td>" in row                                     # w
     assert "step 0 <span class=mono>search_web</span>" in row and "<mark>$5.30/kg</mark>" in row
     fallback = examples[examples.index("acc_fallback"):]
-    assert "fallback" in fallback and "small@verify: 0.600 ≥ 0.500" in fallback
+    assert "fallback" in fallback and "small@verify: <span class=nw>0.600 ≥ 0.500" in fallback
 
 
-def test_the_same_journal_gives_the_same_bytes(outdir):
-    first = write_report(outdir, embedder=FakeEmbedder()).read_bytes()
-    assert write_report(outdir, embedder=FakeEmbedder()).read_bytes() == first
+def test_the_same_journal_gives_the_same_bytes(outdir, page):
+    assert build_report(outdir, embedder=FakeEmbedder()) == page
 
 
 # ------------------------------------------------------------------ robustness
@@ -309,6 +314,18 @@ def test_a_missing_journal_is_one_error_line(tmp_path):
     assert result.exit_code == 1
     assert result.output == (f"Error: {tmp_path}: no journal.jsonl; write one with "
                              f"`agenther-local run INPUT -o {tmp_path}`\n")
+
+
+def test_a_damaged_journal_line_is_one_error_line(tmp_path):
+    j = Journal(tmp_path / "journal.jsonl")
+    j.open({})
+    j.append({"key": "id:a", "status": "rejected"})
+    j.close()
+    with open(tmp_path / "journal.jsonl", "a", encoding="utf-8") as f:
+        f.write('{"key": "id:b", "stat\n')
+    with pytest.raises(AgentherError) as e:
+        write_report(tmp_path)
+    assert str(e.value).startswith(f"{tmp_path / 'journal.jsonl'}:3: not JSON (")
 
 
 def test_the_cli_writes_the_report(tmp_path):
@@ -373,8 +390,8 @@ def console_lines(stderr: str) -> list[str]:
     return [line for line in stderr.splitlines() if ":CONSOLE" in line or "Uncaught" in line]
 
 
-def test_chromium_renders_the_report_with_every_image_decoded_and_no_console_error(outdir, tmp_path):
-    path = write_report(outdir, embedder=FakeEmbedder())
+def test_chromium_renders_the_report_with_every_image_decoded_and_no_console_error(outdir, page, tmp_path):
+    path = outdir / "report.html"
     t0 = time.perf_counter()
     dom = chromium(tmp_path, "--dump-dom", path.as_uri())
     assert dom.returncode == 0, dom.stderr[-2000:]

@@ -82,7 +82,7 @@ def funnel_chart(stages: Sequence[str], overall: Sequence[int], by_type: dict[st
 
 
 def histogram_chart(bins: np.ndarray, series: dict[str, np.ndarray], colours: Sequence[str], title: str,
-                    xlabel: str, stacked: bool, marks: Sequence[tuple[float, str]] = ()) -> str:
+                    xlabel: str, ylabel: str, stacked: bool, marks: Sequence[tuple[float, str]] = ()) -> str:
     """Counts already binned over `bins`; `marks` are labelled vertical lines (δ, θ)."""
     fig = _figure(5.2, 3.2)
     ax = fig.subplots()
@@ -92,17 +92,21 @@ def histogram_chart(bins: np.ndarray, series: dict[str, np.ndarray], colours: Se
         return _data_uri(fig)
     width = np.diff(bins)
     bottom = np.zeros(len(width))
-    for (name, counts), colour in zip(series.items(), colours):
-        ax.bar(bins[:-1], counts, width, bottom=bottom if stacked else None, align="edge", color=colour,
-               alpha=1.0 if stacked else 0.6, edgecolor="white", linewidth=0.5, label=f"{name} ({int(counts.sum())})")
+    side = width / len(series)        # side by side when not stacked: no colour hides another
+    for i, ((name, counts), colour) in enumerate(zip(series.items(), colours)):
+        label = f"{name} ({int(counts.sum())})"
         if stacked:
+            ax.bar(bins[:-1], counts, width, bottom=bottom, align="edge", color=colour, edgecolor="white",
+                   linewidth=0.5, label=label)
             bottom = bottom + counts
+        else:
+            ax.bar(bins[:-1] + i * side, counts, side, align="edge", color=colour, label=label)
     for x, label in marks:
         ax.axvline(x, color=RED, linestyle="--", linewidth=1)
         ax.text(x, 1.0, f" {label}", color=RED, fontsize=8, va="top", transform=ax.get_xaxis_transform())
     ax.set_xlim(0, 1)
     ax.set_xlabel(xlabel)
-    ax.set_ylabel("records")
+    ax.set_ylabel(ylabel)
     ax.legend(fontsize=8, frameon=False, loc="upper left")
     _tidy(ax)
     return _data_uri(fig)
@@ -110,7 +114,7 @@ def histogram_chart(bins: np.ndarray, series: dict[str, np.ndarray], colours: Se
 
 def juror_chart(rows: Sequence[dict[str, Any]]) -> str:
     """Share of yes votes and mean P(yes) per juror, with the juror's threshold."""
-    fig = _figure(7, 0.9 + 0.45 * max(2, len(rows)))
+    fig = _figure(7, 1.2 + 0.45 * max(2, len(rows)))
     ax = fig.subplots()
     ax.set_title("jurors: share of yes votes and mean P(yes)", fontsize=10)
     if not rows:
@@ -122,10 +126,10 @@ def juror_chart(rows: Sequence[dict[str, Any]]) -> str:
     for yy, r in zip(y, rows):
         if r["threshold"] is not None:
             ax.plot([r["threshold"]] * 2, [yy - 0.45, yy + 0.45], color=RED, linewidth=1.5)
-    ax.plot([], [], color=RED, label="threshold")
+    ax.plot([], [], color=RED, label="threshold θ")
     ax.set_yticks(y, [f"{r['juror']} (n={r['votes']})" for r in rows], fontsize=8)
     ax.set_xlim(0, 1)
-    ax.legend(fontsize=8, frameon=False, loc="lower right")
+    fig.legend(fontsize=8, frameon=False, loc="outside lower center", ncols=3)
     _tidy(ax)
     return _data_uri(fig)
 

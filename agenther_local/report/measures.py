@@ -78,7 +78,8 @@ def normalised_entropy(labels: Sequence[int], k: int) -> float:
         return 0.0
     p = np.bincount(np.asarray(labels, dtype=int), minlength=k) / len(labels)
     p = p[p > 0]
-    return round(float(-(p * np.log(p)).sum() / np.log(k)), 12)
+    h = float((p * np.log(1.0 / p)).sum() / np.log(k))
+    return round(h, 12)      # subtle: rounding makes an even spread exactly 1.0, not 0.9999999999999998
 
 
 @dataclass(frozen=True)

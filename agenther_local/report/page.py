@@ -29,12 +29,13 @@ h3{font-size:15px;margin:18px 0 6px}
 nav a{margin-right:14px;color:#4C72B0;text-decoration:none}
 table{border-collapse:collapse;margin:6px 0 12px;font-size:13px}
 th,td{border-bottom:1px solid #e4e4e0;padding:4px 10px 4px 0;text-align:left;vertical-align:top}
-th{font-weight:600;color:#555}td.n{text-align:right;font-variant-numeric:tabular-nums}
+th{font-weight:600;color:#555}td.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
+.nw{white-space:nowrap}
 tbody tr:nth-child(even){background:#fafaf8}
 .muted{color:#777}.note{background:#fff8e1;border-left:4px solid #f0c040;padding:6px 10px;margin:8px 0}
 .charts{display:flex;flex-wrap:wrap;gap:12px}img{max-width:100%;height:auto;border:1px solid #eee}
 code,.mono{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:12px}
-table.examples td{max-width:300px;overflow-wrap:anywhere}mark{background:#ffe08a}
+table.examples td{max-width:300px;overflow-wrap:anywhere}table.examples td:last-child{max-width:640px}mark{background:#ffe08a}
 .yes{color:#2e7d32;font-weight:600}.no{color:#c62828;font-weight:600}
 ul.votes,ul.ev{margin:0;padding-left:16px}
 .grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(340px,1fr));gap:0 32px}.grid .wide{grid-column:1/-1}
@@ -65,6 +66,14 @@ def num(x: Any, digits: int = 3) -> str:
     if isinstance(x, float):
         return f"{x:.{digits}f}"
     return str(x)
+
+
+def clip(text: str, limit: int = 240) -> str:
+    """
+    >>> clip("abcdef", 4)
+    'abc…'
+    """
+    return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
 def pct(part: float, whole: float) -> str:

@@ -14,7 +14,7 @@ from ..errors import ModelError
 from . import charts
 from .collect import BINS, FUNNEL, RunStats
 from .measures import fleiss_kappa, goal_diversity, pairwise_agreement
-from .page import SECTIONS, Raw, Section, esc, img, note, num, pct, table
+from .page import SECTIONS, Raw, Section, clip, esc, img, note, num, pct, table
 
 EARLY_STOPPING_RULES = ("majority", "strongest", "all")
 
@@ -37,9 +37,9 @@ def _sha(x: Any) -> str:
 
 # ------------------------------------------------------------------ run summary (the manifest)
 
-def _block(title: str, *parts: Any, wide: bool = False) -> str:
+def _block(title: str, *parts: Any, wide: bool = False) -> Raw:
     body = "".join(p if isinstance(p, Raw) else f"<p>{esc(p)}</p>" for p in parts)
-    return f'<div{" class=wide" if wide else ""}><h3>{esc(title)}</h3>{body}</div>'
+    return Raw(f'<div{" class=wide" if wide else ""}><h3>{esc(title)}</h3>{body}</div>')
 
 
 def summary(manifest: dict[str, Any] | None, manifest_note: str, header: dict[str, Any],
@@ -126,10 +126,11 @@ def distributions(stats: RunStats, config: dict[str, Any], jury: dict[str, Any])
     delta = _get(config, "detect", "discard_below")
     marks = [(float(delta), f"δ = {delta}")] if isinstance(delta, (int, float)) else []
     w = charts.histogram_chart(BINS, stats.weight_hist, (charts.GREEN, charts.GREY),
-                               "quality weight w of failed records", "w (high = mild failure, kept)", True, marks)
+                               "quality weight w of failed records", "w (high = mild failure, kept)", "records",
+                               True, marks)
     thetas = sorted({float(j["threshold"]) for j in jury.get("jurors") or [] if isinstance(j.get("threshold"), (int, float))})
     c = charts.histogram_chart(BINS, stats.confidence_hist, (charts.GREEN, charts.ORIGINAL),
-                               "jury confidence", "confidence / mean P(yes)", False,
+                               "jury confidence", "confidence / mean P(yes)", "records / verdicts", False,
                                [(t, f"θ = {t:g}") for t in thetas[:3]])
     s.add(Raw(f'<div class="charts">{img(w, "quality weight histogram")}{img(c, "confidence histogram")}</div>'))
     mean_w = stats.weight_sum / stats.weight_n if stats.weight_n else None
@@ -205,7 +206,7 @@ def rejections(stats: RunStats) -> Section:
     total = sum(stats.rejections.values())
     rows = []
     for key, n in counts:
-        ex = "".join(f"<li><span class=mono>{esc(e['id'])}</span> {esc(e['where'])}: {esc(e['reason'][:300])}</li>"
+        ex = "".join(f"<li><span class=mono>{esc(e['id'])}</span> {esc(e['where'])}: {esc(clip(e['reason']))}</li>"
                      for e in stats.rejection_examples.get(key, []))
         rows.append((key, n, pct(n, total), Raw(f"<ul class=ev>{ex}</ul>")))
     if rows:
@@ -231,7 +232,7 @@ def rejections(stats: RunStats) -> Section:
 def diversity(stats: RunStats, embedder: Embedder | None, max_k: int, n_init: int) -> Section:
     s = Section(SECTIONS[5])
     s.add("As in AgentHER's appendix E: the original goals of the accepted records and their hindsight "
-          "goals are embedded together, clustered with k-means (k = min(8, n // 2), n_init fixed, "
+          f"goals are embedded together, clustered with k-means (k = min({max_k}, n // 2), n_init = {n_init}, "
           "random_state = 0), and each side is described by the clusters it covers and the normalised "
           "entropy of its cluster distribution (1 = spread evenly over k clusters).")
     pairs = stats.goal_pairs
@@ -275,9 +276,9 @@ def _votes_html(votes: list[dict[str, Any]]) -> Raw:
     for v in votes:
         yes = bool(v.get("vote"))
         op = "≥" if yes else "<"
-        items.append(f"<li>{esc(v.get('juror', '?'))}: {esc(num(v.get('p_yes')))} {op} "
+        items.append(f"<li>{esc(v.get('juror', '?'))}: <span class=nw>{esc(num(v.get('p_yes')))} {op} "
                      f"{esc(num(v.get('threshold')))} <span class={'yes' if yes else 'no'}>"
-                     f"{'yes' if yes else 'no'}</span></li>")
+                     f"{'yes' if yes else 'no'}</span></span></li>")
     return Raw(f"<ul class=votes>{''.join(items)}</ul>" if items else "—")
 
 

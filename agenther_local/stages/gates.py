@@ -67,13 +67,23 @@ def well_formed(goal: str, traj: Trajectory, cfg: GateConfig) -> GateResult:
     return GateResult("well_formed", True, "ok")
 
 
-def grounding(goal: str, traj: Trajectory) -> GateResult:
+def grounding(goal: str, traj: Trajectory, defer_names: bool = False) -> GateResult:
+    """Every specific of the goal in a tool output. With `defer_names`, names and letter codes
+    no value matched (a city vs its airport code) are left to the constraint juror's narrow
+    question (stages/verify.py) instead of failing here; values never are."""
+    from .verify import is_narrow
+
     g = check_grounding(goal, traj)
-    if not g.is_grounded:
+    cited = [{"text": t, "step": st, "start": a, "end": b} for t, st, a, b in g.evidence]
+    hard = [s for s in g.missing if not (defer_names and is_narrow(s))]
+    if hard:
         missing = ", ".join(f"{s.text!r} ({s.kind})" for s in g.missing)
         return GateResult("grounding", False, f"not in any tool output: {missing}",
                           {"missing": [s.text for s in g.missing]})
-    cited = [{"text": t, "step": st, "start": a, "end": b} for t, st, a, b in g.evidence]
+    if g.missing:
+        deferred = ", ".join(repr(s.text) for s in g.missing)
+        return GateResult("grounding", True, f"{len(g.specifics) - len(g.missing)} specific(s) found in tool outputs; "
+                          f"{deferred} left to the constraint juror", {"evidence": cited, "deferred": [s.text for s in g.missing]})
     return GateResult("grounding", True, f"{len(g.specifics)} specific(s), all found in tool outputs",
                       {"evidence": cited})
 
@@ -98,10 +108,10 @@ def on_topic(goal: str, outcome: Outcome, embedder: Embedder, cfg: GateConfig) -
 
 
 def run_gates(goal: str, traj: Trajectory, outcome: Outcome, embedder: Embedder,
-              cfg: GateConfig) -> tuple[GateResult, ...]:
+              cfg: GateConfig, defer_names: bool = False) -> tuple[GateResult, ...]:
     """All gates in order, stopping at the first that rejects (later ones are not run)."""
     results = []
-    for check in (lambda: well_formed(goal, traj, cfg), lambda: grounding(goal, traj),
+    for check in (lambda: well_formed(goal, traj, cfg), lambda: grounding(goal, traj, defer_names),
                   lambda: not_trivial(goal, traj, embedder, cfg), lambda: on_topic(goal, outcome, embedder, cfg)):
         r = check()
         results.append(r)

@@ -37,6 +37,7 @@ from ..prompts import Prompts
 from ..trajectory import Trajectory
 from .extract import Outcome
 from .gates import GateResult, run_gates
+from .verify import Verification, verify_goal
 
 SCHEMA = {
     "type": "object",
@@ -65,6 +66,7 @@ class Attempt:
     gates: tuple[GateResult, ...] = ()
     self_vote: Vote | None = None     # the writer's P(yes): c
     verdict: Verdict | None = None    # the jury's decision, when asked
+    verification: Verification | None = None   # per-constraint evidence (stages/verify.py)
 
     @property
     def c(self) -> float:
@@ -75,7 +77,8 @@ class Attempt:
                 "valid": self.valid, "rationale": self.rationale, "facts": list(self.facts), "status": self.status,
                 "detail": self.detail, "raw": self.raw, "gates": [g.to_dict() for g in self.gates],
                 "self_vote": self.self_vote.to_dict() if self.self_vote else None,
-                "verdict": self.verdict.to_dict() if self.verdict else None}
+                "verdict": self.verdict.to_dict() if self.verdict else None,
+                "verification": self.verification.to_dict() if self.verification else None}
 
 
 @dataclass(frozen=True)
@@ -115,8 +118,9 @@ def _key(goal: str) -> str:
 
 def relabel_goal(traj: Trajectory, outcome: Outcome, writer: Judge, self_juror: Juror, jury: Jury | None,
                  embedder: Embedder, prompts: Prompts, cfg: RelabelConfig, gates: GateConfig,
-                 seed: int = 0) -> Relabel:
-    """AgentHER relabeler: up to K attempts, gates, jury check, guarded fallback."""
+                 seed: int = 0, constraint_juror: Juror | None = None) -> Relabel:
+    """AgentHER relabeler: up to K attempts, gates, per-constraint verification, jury check,
+    guarded fallback."""
     attempts: list[Attempt] = []
     vetoed: set[str] = set()
     best: Attempt | None = None
@@ -142,10 +146,15 @@ def relabel_goal(traj: Trajectory, outcome: Outcome, writer: Judge, self_juror: 
         if _key(goal) in vetoed:
             attempts.append(Attempt(status="repeat_of_vetoed", detail="the jury already rejected this goal", **fields))
             continue
-        results = run_gates(goal, traj, outcome, embedder, gates)
+        results = run_gates(goal, traj, outcome, embedder, gates, defer_names=constraint_juror is not None)
         if not results[-1].passed:
             failed = results[-1]
             attempts.append(Attempt(status=f"gate:{failed.name}", detail=failed.detail, gates=results, **fields))
+            continue
+        ver = verify_goal(goal, traj, constraint_juror, prompts)
+        fields["verification"] = ver
+        if not ver.accepted:
+            attempts.append(Attempt(status="verify:constraint", detail=ver.reason, gates=results, **fields))
             continue
         vote = _self_vote(self_juror, jury, prompts, traj, goal)
         if vote.p_yes >= theta:
