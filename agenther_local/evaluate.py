@@ -219,7 +219,9 @@ def evaluate_jury(pairs: Sequence[Pair], pipe: Any, judges: dict[str, Any], gate
     from .stages.extract import RuleExtractor, extract_outcome
     from .stages.gates import grounding, on_topic
 
-    jury = pipe.jury
+    from .pipeline import deciding_jury
+
+    jury = deciding_jury(pipe)
     rows = []
     t0 = time.perf_counter()
     calls0 = {n: j.stats.calls for n, j in judges.items()}

@@ -60,7 +60,9 @@ def iter_json_values(path: Path) -> Iterator[Item]:
 
 
 def _is_single_document(path: Path) -> bool:
-    """A file starting with '{' is JSONL unless its first line alone is not a whole value."""
+    """A file starting with '{' is one JSON document when its first line alone is not a whole
+    value AND the whole file parses; otherwise it is JSONL, read line by line, so a broken
+    first line never takes the good records after it down with it."""
     with open(path, "rb") as f:
         first = b""
         for first in f:             # the first non-blank line
@@ -70,7 +72,12 @@ def _is_single_document(path: Path) -> bool:
         json.loads(first)
         return False
     except (json.JSONDecodeError, UnicodeDecodeError):
+        pass
+    try:
+        json.loads(path.read_bytes())
         return True
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return False
 
 
 def _iter_document(path: Path) -> Iterator[Item]:

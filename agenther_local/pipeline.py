@@ -87,6 +87,11 @@ class Pipeline:
         return entry
 
 
+def deciding_jury(pipe: "Pipeline") -> Jury:
+    """The jurors that decide acceptance: the jury, or in single-judge mode the writer's self-check."""
+    return pipe.jury if pipe.jury is not None else Jury([pipe.self_juror], prompts=pipe.prompts)
+
+
 def unsupported_answer(share: float):
     """Specifics of the final answer that no tool output shows, when they are more than `share`."""
     def check(traj: Trajectory) -> list[str]:
@@ -173,7 +178,8 @@ def build_pipeline(opts: PipelineOptions, cfg: Config):
 
     writer_name = opts.writer or spec["writer"]
     self_juror = juror(f"{writer_name}@verify")
-    jury = None if opts.single_judge else Jury([juror(t) for t in spec["jurors"]], rule=rule, prompts=prompts)
+    jurors = [juror(t) for t in spec["jurors"]]
+    jury = None if opts.single_judge or not jurors else Jury(jurors, rule=rule, prompts=prompts)
     unsupported = unsupported_answer(cfg.detect.unsupported_answer_share)
     if opts.rule_based:
         detector: Detector = RuleDetector(cfg.detect, unsupported)
@@ -182,7 +188,7 @@ def build_pipeline(opts: PipelineOptions, cfg: Config):
         detector = JudgeDetector(judge(writer_name), prompts, cfg.detect, opts.seed, unsupported)
         extractor = JudgeExtractor(judge(writer_name), prompts, opts.seed)
     # Narrow per-constraint questions go to the first (strongest) juror's model.
-    constraint_model = (spec["jurors"][0] if jury is not None else f"{writer_name}@verify").split("@")[0]
+    constraint_model = (spec["jurors"][0] if jury is not None else writer_name).split("@")[0]
     constraint_juror = juror(f"{constraint_model}@constraint")
     pipe = Pipeline(cfg, detector, extractor, judge(writer_name), self_juror, jury, SentenceEmbedder(), prompts,
                     opts.seed, opts.include_successes, constraint_juror)

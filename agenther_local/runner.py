@@ -114,6 +114,8 @@ def _meta(entry: dict[str, Any]) -> dict[str, Any]:
     """The per-sample explanation carried in every output row (types fixed for Arrow)."""
     rl = entry.get("relabel") or {}
     acc = next((a for a in rl.get("attempts", []) if a["status"] == "accepted"), None)
+    if acc is None and rl.get("accepted"):      # accepted through the fallback
+        acc = next((a for a in rl.get("attempts", []) if a["goal"] == rl.get("goal") and a["status"] == "low_confidence"), None)
     verdict = (acc or {}).get("verdict") or rl.get("fallback_verdict") or {}
     ver = (acc or {}).get("verification") or {}
     constraints = [{"text": str(c["text"]), "kind": str(c["kind"]), "method": str(c["method"]),
@@ -128,8 +130,10 @@ def _meta(entry: dict[str, Any]) -> dict[str, Any]:
         "quality_weight": float(entry.get("weight", 1.0)),
         "confidence": float(entry.get("confidence") or 0.0),
         "reason": str(entry.get("reason", "")),
+        # the writer's self-check first (c), then the jury's votes
         "votes": [{"juror": v["juror"], "p_yes": float(v["p_yes"]), "threshold": float(v["threshold"]),
-                   "vote": bool(v["vote"])} for v in verdict.get("votes", [])],
+                   "vote": bool(v["vote"])} for v in ([(acc or {}).get("self_vote")] if (acc or {}).get("self_vote") else [])
+                  + verdict.get("votes", [])],
         "constraints": constraints,
     }
 

@@ -45,7 +45,8 @@ def write_calibration(model: str, prompt: str, cal: dict) -> None:
     text = m.manifest_path.read_text()
     block = (f'\n[[calibration]]\nprompt = "{prompt}"\nthreshold = {cal["threshold"]:.6f}\n'
              f'target_precision = {cal["target_precision"]}\npairs_sha256 = "{cal["pairs_sha256"]}"\n'
-             f'date = "{cal["date"]}"\nn_pairs = {cal["n_pairs"]}\n')
+             f'date = "{cal["date"]}"\nn_pairs = {cal["n_pairs"]}\nprecision = {cal["precision"]:.3f}\n'
+             f'recall = {cal["recall"]:.3f}\n')
     # replace an earlier block for the same prompt
     text = re.sub(r'\n\[\[calibration\]\]\nprompt = "' + re.escape(prompt) + r'"\n(?:[a-z_0-9]+ = .*\n)*', "", text)
     m.manifest_path.write_text(text.rstrip("\n") + "\n" + block)
@@ -106,7 +107,8 @@ def main() -> None:
         if args.write:
             write_calibration(model, prompt, {"threshold": cal["threshold"], "target_precision": args.target_precision,
                                               "pairs_sha256": digest, "date": datetime.date.today().isoformat(),
-                                              "n_pairs": len(cal_idx)})
+                                              "n_pairs": len(cal_idx),
+                                              "precision": cal["precision"], "recall": cal["recall"]})
         print(token, json.dumps(report["jurors"][token]), file=sys.stderr)
     print(json.dumps(report, indent=2))
 

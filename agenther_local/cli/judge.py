@@ -44,7 +44,8 @@ def _check_prompt(ctx, param, value: str) -> str:
 
 def default_models() -> list[str]:
     """The distinct models of the default preset's jurors, strongest first."""
-    names = [token.partition("@")[0] for token in JURY_PRESETS[DEFAULT_PRESET]["jurors"]]
+    preset = JURY_PRESETS[DEFAULT_PRESET]
+    names = [preset["writer"]] + [token.partition("@")[0] for token in preset["jurors"]]
     return list(dict.fromkeys(names))
 
 

