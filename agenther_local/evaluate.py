@@ -215,7 +215,6 @@ def evaluate_jury(pairs: Sequence[Pair], pipe: Any, judges: dict[str, Any], gate
     """
     import time
 
-    from .stages.detect import substantive_steps
     from .stages.extract import RuleExtractor, extract_outcome
     from .stages.gates import grounding, on_topic
 

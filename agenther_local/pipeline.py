@@ -123,7 +123,7 @@ class PipelineOptions:
     jury: str = DEFAULT_JURY
     writer: str | None = None
     rule: str | None = None
-    rule_based: bool = False
+    rule_based: bool | None = None     # None: the jury preset's choice ("stages"), else LLM
     accept_threshold: float | None = None
     prompts_dir: Path | None = None
     use_cache: bool = True
@@ -181,7 +181,8 @@ def build_pipeline(opts: PipelineOptions, cfg: Config):
     jurors = [juror(t) for t in spec["jurors"]]
     jury = None if opts.single_judge or not jurors else Jury(jurors, rule=rule, prompts=prompts)
     unsupported = unsupported_answer(cfg.detect.unsupported_answer_share)
-    if opts.rule_based:
+    rule_based = opts.rule_based if opts.rule_based is not None else spec.get("stages", "llm") == "rule"
+    if rule_based:
         detector: Detector = RuleDetector(cfg.detect, unsupported)
         extractor: Extractor = RuleExtractor()
     else:

@@ -25,7 +25,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--jury", default="fast")
     ap.add_argument("--fireact", type=int, default=10, help="FireAct failures added to the demo input")
-    ap.add_argument("--rule-based", action="store_true")
+    ap.add_argument("--rule-based", action="store_true", default=None)
     a = ap.parse_args()
     with tempfile.TemporaryDirectory() as d:
         os.environ["AGENTHER_LOCAL_CACHE"] = str(Path(d) / "cache")

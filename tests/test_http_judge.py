@@ -2,7 +2,6 @@
 own server (the `server` extra) serving SmolLM2 from its PyPI package."""
 from __future__ import annotations
 
-import json
 import socket
 import subprocess
 import sys

@@ -426,9 +426,17 @@ def test_single_judge_mode_accepts_on_the_writers_c_alone():
     assert rl.attempts[0].self_vote.juror == "writer@verify"
 
 
-def test_single_judge_mode_fallback_at_0_8_theta():
+def test_single_judge_mode_refuses_the_fallback_without_an_independent_yes():
     writer = three_low_confidence(0.30, 0.41, 0.20)
     rl = relabel(writer, None)
+    assert not rl.accepted and rl.goal is None
+    assert rl.reason == ("fallback refused: attempt 2, c = 0.410 >= 0.8θ = 0.400, but single-judge mode has "
+                         "no independent jury to confirm it")
+
+
+def test_single_judge_mode_fallback_at_0_8_theta_with_the_papers_rule():
+    writer = three_low_confidence(0.30, 0.41, 0.20)
+    rl = relabel(writer, None, cfg=RelabelConfig(fallback_jury=False))
     assert rl.accepted and rl.via_fallback and rl.goal == GOOD_2 and rl.confidence == 0.41
     assert rl.reason == "fallback: attempt 2, c = 0.410 >= 0.8θ = 0.400"
 

@@ -78,9 +78,12 @@ def test_journal_has_header_and_one_line_per_record(demo_run):
 def test_manifest_records_models_templates_and_thresholds(demo_run):
     _, out = demo_run
     m = json.loads((out / "manifest.json").read_text())
-    assert set(m["models"]) >= {"qwen2.5-coder-0.5b", "smollm2-135m"}
+    assert set(m["models"]) == {"qwen2.5-coder-0.5b"}          # the fast preset: one calibrated judge
     assert all(len(sha) == 64 for sha in m["templates"].values())
-    assert m["jury"]["jurors"] and all("threshold_source" in j for j in m["jury"]["jurors"])
+    check = m["jury"]["self_check"]
+    assert check["juror"] == "qwen2.5-coder-0.5b@verify"
+    assert check["threshold_source"].startswith("calibrated 2026-")   # from models/qwen2.5-coder-0.5b.toml
+    assert m["jury"]["rule"] == "single"
 
 
 def test_accepted_samples_load_with_datasets_and_explain_themselves(demo_run):

@@ -168,7 +168,7 @@ junk = st.one_of(st.binary(max_size=40).filter(lambda b: b"\n" not in b and b"\r
 def test_reader_never_crashes_and_never_loses_a_good_record(tmp_path, items):
     path = tmp_path / "prop.jsonl"
     rows, expected = [], []
-    seen = set()
+
     for kind, v in items:
         if kind == "good":
             v = dict(v, id=f"g{len(rows)}")

@@ -1,7 +1,6 @@
 """`agenther-local eval`: labelled pairs from real runs, and how well a jury judges them."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click

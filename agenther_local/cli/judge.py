@@ -96,13 +96,9 @@ def judge(goal: str, trajectory_file: Path, rid: str | None, model_names: tuple[
     # error line, not half a table.
     for name in dict.fromkeys(model_names or default_models()):
         j = LlamaJudge(get_manifest(name), runtime)
-        try:
-            # Same answer reserve as the jury, so the same runs get cut the same way. The first
-            # count_tokens in fit() loads the model.
-            rendered, cuts = fit(j, prompts, prompt, traj, Jury.answer_reserve, goal=goal)
-        except ValueError as e:     # llama-cpp-python: "Failed to load model from file: ..."
-            raise ModelError(f"{j.manifest.where}: llama.cpp cannot load the GGUF ({e}); the file is "
-                             "truncated or of an architecture this llama.cpp does not know") from None
+        # Same answer reserve as the jury, so the same runs get cut the same way. The first
+        # count_tokens in fit() loads the model (a GGUF llama.cpp cannot load is a ModelError).
+        rendered, cuts = fit(j, prompts, prompt, traj, Jury.answer_reserve, goal=goal)
         s = j.p_yes(rendered)
         cal = j.manifest.threshold_for(prompt)
         threshold, source = (

@@ -31,7 +31,8 @@ def _formats(ctx, param, value: str) -> tuple[str, ...]:
 @click.option("--writer", default=None, help="Model that drafts hindsight goals (default: the jury preset's).")
 @click.option("--rule", default=None, help="Jury rule: majority, strongest, mean, all.")
 @click.option("--single-judge", is_flag=True, default=None, help="The paper's one-judge mode: the writer's P(yes) alone decides.")
-@click.option("--rule-based", is_flag=True, default=None, help="Rule-based failure detector and outcome extractor (no model calls in stages 1-2).")
+@click.option("--rule-based/--llm-stages", "rule_based", default=None,
+              help="Stages 1-2 (failure detector, outcome extractor) by rules or by the writer model (default: the jury preset's choice).")
 @click.option("--accept-threshold", type=click.FloatRange(0, 1), default=None, help="θ for every juror (overrides calibrated thresholds).")
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="Process at most N records.")
 @click.option("--seed", type=int, default=None, help="Seed of every sampled call (default 0).")
@@ -70,7 +71,7 @@ def run(inputs, outdir, config_file, **flags):
     if rt:
         cfg = cfg.replace("runtime", **rt)
     popts = PipelineOptions(jury=o.get("jury", "fast"), writer=o.get("writer"), rule=o.get("rule"),
-                            rule_based=bool(o.get("rule_based")), accept_threshold=o.get("accept_threshold"),
+                            rule_based=o.get("rule_based"), accept_threshold=o.get("accept_threshold"),
                             prompts_dir=Path(o["prompts_dir"]) if o.get("prompts_dir") else None,
                             use_cache=not o.get("no_cache"), seed=int(o.get("seed", 0)),
                             include_successes=bool(o.get("include_successes")), single_judge=bool(o.get("single_judge")))

@@ -14,6 +14,7 @@
 """
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import threading
@@ -25,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from ..config import RuntimeConfig
-from ..errors import AgentherError
+from ..errors import AgentherError, ModelError
 from ..prompts import Rendered
 from .base import Generation, JudgeStats, Score, is_yes_token, parse_json_object
 from .chat import render_chat
@@ -53,7 +54,7 @@ _POOL: dict[tuple, _Loaded] = {}
 _POOL_LOCK = threading.Lock()
 
 
-def _load(path: Path, rt: RuntimeConfig, n_ctx: int, chat_format: str) -> _Loaded:
+def _load(path: Path, rt: RuntimeConfig, n_ctx: int, chat_format: str, where: str = "") -> _Loaded:
     key = (str(path), n_ctx, rt.n_gpu_layers, rt.n_threads, rt.batch_size)
     with _POOL_LOCK:
         if key in _POOL:
@@ -69,8 +70,8 @@ def _load(path: Path, rt: RuntimeConfig, n_ctx: int, chat_format: str) -> _Loade
                                     n_threads_batch=rt.n_threads, n_gpu_layers=rt.n_gpu_layers, seed=rt.seed,
                                     n_batch=rt.batch_size, logits_all=False, verbose=False)
         except (ValueError, RuntimeError) as e:
-            raise JudgeError(f"{path}: llama.cpp cannot load this GGUF ({e}); check it with "
-                             "`agenther-local models verify`") from None
+            raise ModelError(f"{where or path}: llama.cpp cannot load the GGUF ({e}); the file is truncated "
+                             "or of an architecture this llama.cpp does not know") from None
         yes, no = [], []
         for tid in range(llama.n_vocab()):
             piece = llama.detokenize([tid]).decode("utf-8", errors="ignore")
@@ -111,6 +112,11 @@ def unload_all() -> None:
         _POOL.clear()
 
 
+# Close models before interpreter teardown: llama-cpp-python's __del__ fails noisily when
+# the modules it needs are already gone.
+atexit.register(unload_all)
+
+
 class LlamaJudge:
     """A judge backed by a local GGUF model. Loads lazily on first use."""
 
@@ -130,7 +136,7 @@ class LlamaJudge:
             self._loaded = None     # unloaded by unload_all(): load again rather than use a freed model
         if self._loaded is None:
             path = verify(self.manifest)
-            self._loaded = _load(path, self.runtime, self.n_ctx, self.manifest.chat_format)
+            self._loaded = _load(path, self.runtime, self.n_ctx, self.manifest.chat_format, self.manifest.where)
             self.stats.load_seconds = self._loaded.load_seconds
         return self._loaded
 

@@ -18,8 +18,9 @@ Departures from the paper, on purpose:
 - the reference code can bring a goal the second judge rejected back through the fallback;
   here a vetoed goal never returns (test_fallback_never_revives_a_vetoed_goal);
 - by default (`fallback_jury`) the fallback attempt is still put to the jury: the fallback
-  relaxes the writer's self-confidence, not the independent check. With `jury=None` this is
-  the paper's single-judge mode.
+  relaxes the writer's self-confidence, not the independent check. With `jury=None` (the
+  paper's single-judge mode) there is no independent check, so the fallback is refused;
+  `fallback_jury = false` restores the paper's acceptance on c >= 0.8θ alone.
 """
 from __future__ import annotations
 
@@ -198,9 +199,14 @@ def _fallback(traj: Trajectory, attempts: list[Attempt], best: Attempt | None, v
     if best.c < floor:
         return Relabel(False, None, best.c, f"fallback refused: best c = {best.c:.3f} < 0.8θ = {floor:.3f}",
                        tuple(attempts))
-    if jury is None or not cfg.fallback_jury:
+    if not cfg.fallback_jury:
         return Relabel(True, best.goal, best.c, f"fallback: attempt {best.k}, c = {best.c:.3f} >= 0.8θ = {floor:.3f}",
                        tuple(attempts), via_fallback=True)
+    if jury is None:
+        # With one calibrated judge, accepting below its threshold would spend the precision
+        # the calibration bought; the fallback needs an independent yes, and there is none.
+        return Relabel(False, None, best.c, f"fallback refused: attempt {best.k}, c = {best.c:.3f} >= 0.8θ = "
+                       f"{floor:.3f}, but single-judge mode has no independent jury to confirm it", tuple(attempts))
     verdict = jury.decide(traj, best.goal or "")
     if verdict.accepted:
         return Relabel(True, best.goal, (best.c + verdict.confidence) / 2,

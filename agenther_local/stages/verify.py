@@ -122,7 +122,6 @@ def verify_goal(goal: str, traj: Trajectory, juror: Juror | None = None, prompts
             out.append(Constraint(s.text, s.kind, clause, "unmatched", False, (), why))
             continue
         evidence = _related_steps(traj, clause)
-        from ..judges.context import fit  # noqa: F401  (the constraint prompt has no run to shorten)
         rendered = prompts.render("constraint", claim=clause, evidence=evidence)
         score = juror.judge.p_yes(rendered)
         ok = score.p_yes >= juror.threshold
