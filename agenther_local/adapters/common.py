@@ -164,6 +164,16 @@ def as_text(content: Any) -> str:
     return json.dumps(content, ensure_ascii=False)
 
 
+def read_each(path: Path, fmt: str, to_native: Callable[[Any, str], dict[str, Any]]) -> Iterator[Located]:
+    """The `read` of a format whose file holds one JSON record per line/element/document:
+    each record through `to_native(record, default_id)`, bad ones as located RecordErrors."""
+    for raw in json_records(path):
+        if raw.error is not None:
+            yield raw.where, raw.error
+            continue
+        yield located(raw.where, fmt, lambda: to_native(raw.value, record_id(path, raw.key)))
+
+
 def located(where: str, fmt: str, make: Callable[[], dict[str, Any]]) -> Located:
     """Run one conversion: (where, Trajectory) or (where, RecordError located at `where`)."""
     try:

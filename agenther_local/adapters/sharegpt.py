@@ -31,8 +31,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from ..errors import RecordError
-from .common import (Located, arguments, as_text, json_records, label, located, need,
-                     need_object, record_id)
+from .common import (Located, arguments, as_text, label, need, need_object, read_each)
 from .openai import user_step
 
 FORMAT = "sharegpt"
@@ -52,12 +51,7 @@ def is_record(value: Any) -> bool:
 
 def read(path: Path, branches: bool = False) -> Iterator[Located]:
     """(where, Trajectory | RecordError) per record; `branches` does not apply here."""
-    for raw in json_records(path):
-        if raw.error is not None:
-            yield raw.where, raw.error
-            continue
-        yield located(raw.where, FORMAT,
-                      lambda: to_native(raw.value, record_id(path, raw.key)))
+    return read_each(path, FORMAT, to_native)
 
 
 def to_native(record: Any, default_id: str) -> dict[str, Any]:
