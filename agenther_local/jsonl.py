@@ -40,7 +40,7 @@ def iter_json_values(path: Path) -> Iterator[Item]:
     check_input_file(path)
     with open(path, "rb") as f:
         head = f.read(4096).lstrip()
-    if head[:1] == b"[" or (head[:1] == b"{" and _is_single_document(path)):
+    if head[:1] in (b"[", b"{") and _is_single_document(path):
         yield from _iter_document(path)
         return
     with open(path, "rb") as f:
@@ -60,24 +60,32 @@ def iter_json_values(path: Path) -> Iterator[Item]:
 
 
 def _is_single_document(path: Path) -> bool:
-    """A file starting with '{' is one JSON document when its first line alone is not a whole
-    value AND the whole file parses; otherwise it is JSONL, read line by line, so a broken
-    first line never takes the good records after it down with it."""
+    """Is a file starting with '[' or '{' one JSON document (a list, or one object)?
+
+    Yes when the whole file parses. When it does not: JSONL if its first non-blank line, or
+    any line, is a whole JSON object by itself (so one broken line never takes the good
+    records after it down with it); otherwise a broken document, reported once.
+    """
     with open(path, "rb") as f:
-        first = b""
-        for first in f:             # the first non-blank line
-            if first.strip():
-                break
+        first = next((line for line in f if line.strip()), b"")
     try:
-        json.loads(first)
-        return False
+        if first.lstrip()[:1] == b"{" and isinstance(json.loads(first), dict):
+            return False       # the common JSONL case, decided without reading the whole file
     except (json.JSONDecodeError, UnicodeDecodeError):
         pass
+    raw = path.read_bytes()
     try:
-        json.loads(path.read_bytes())
+        json.loads(raw)
         return True
     except (json.JSONDecodeError, UnicodeDecodeError):
-        return False
+        pass
+    for line in raw.splitlines():
+        try:
+            if isinstance(json.loads(line), dict):
+                return False
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            continue
+    return True
 
 
 def _iter_document(path: Path) -> Iterator[Item]:
