@@ -1,0 +1,78 @@
+"""`agenther-local eval make-pairs` and `eval judges` on real fixture runs (few pairs)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from agenther_local.cli import cli
+from agenther_local.cli import commands  # noqa: F401
+from agenther_local.evaluate import fleiss_kappa, make_pairs, read_pairs
+from agenther_local.adapters import read
+from agenther_local.stages.grounding import check_grounding
+from agenther_local.trajectory import Trajectory
+
+FIREACT = next((Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "fireact_hotpotqa").glob("*.json"))
+
+
+def test_make_pairs_is_deterministic_and_perturbed_goals_leave_the_run(tmp_path):
+    runs = [t for _, t in read(FIREACT, "react") if isinstance(t, Trajectory)]
+    a = make_pairs(runs, seed=3, max_runs=20)
+    b = make_pairs(runs, seed=3, max_runs=20)
+    assert [p.to_dict() for p in a] == [p.to_dict() for p in b]
+    kinds = {p.kind for p in a}
+    assert kinds == {"positive", "off_topic", "perturbed"}
+    for p in a:
+        assert p.label == (p.kind == "positive")
+        if p.kind == "perturbed":
+            assert not check_grounding(p.goal, p.traj).is_grounded or "entity" in p.how, p.how
+    assert {p.split for p in a} == {"calibration", "test"}
+
+
+def test_make_pairs_cli_writes_the_file_and_counts(tmp_path):
+    out = tmp_path / "pairs.jsonl"
+    r = CliRunner().invoke(cli, ["eval", "make-pairs", str(FIREACT), "-o", str(out), "--max-runs", "4"])
+    assert r.exit_code == 0, r.output
+    pairs = read_pairs(out)
+    assert r.output.splitlines()[-1] == f"{len(pairs)} pairs written to {out} ({sum(p.split == 'test' for p in pairs)} in the test split)"
+
+
+def test_eval_judges_refuses_a_file_without_positives(tmp_path):
+    out = tmp_path / "pairs.jsonl"
+    CliRunner().invoke(cli, ["eval", "make-pairs", str(FIREACT), "-o", str(out), "--max-runs", "3"])
+    neg = tmp_path / "neg.jsonl"
+    neg.write_text("".join(l + "\n" for l in out.read_text().splitlines() if not json.loads(l)["label"]))
+    r = CliRunner().invoke(cli, ["eval", "judges", str(neg), "-o", str(tmp_path / "e.json")])
+    assert r.exit_code == 1
+    assert r.output.strip() == f"Error: {neg}: no positive pair; precision and recall need positives"
+
+
+def test_eval_judges_with_a_model_that_is_not_installed_is_one_line(tmp_path):
+    out = tmp_path / "pairs.jsonl"
+    CliRunner().invoke(cli, ["eval", "make-pairs", str(FIREACT), "-o", str(out), "--max-runs", "3"])
+    r = CliRunner().invoke(cli, ["eval", "judges", str(out), "-o", str(tmp_path / "e.json"), "--jury", "qwen-7b"])
+    assert r.exit_code == 1
+    assert r.output.startswith("Error: unknown model 'qwen-7b' (known: ")
+
+
+def test_fleiss_kappa_wikipedia_style_disagreement_is_negative():
+    assert fleiss_kappa([[True, False], [False, True]]) == pytest.approx(-1.0)
+
+
+@pytest.mark.real_model
+def test_eval_judges_reports_every_figure_per_kind(tmp_path):
+    out = tmp_path / "pairs.jsonl"
+    CliRunner().invoke(cli, ["eval", "make-pairs", str(FIREACT), "-o", str(out), "--max-runs", "4", "--obs-chars", "300"])
+    r = CliRunner().invoke(cli, ["eval", "judges", str(out), "-o", str(tmp_path / "e.json"), "--jury", "fast",
+                                 "--target-precision", "0.9"])
+    assert r.exit_code == 0, r.output
+    e = json.loads((tmp_path / "e.json").read_text())
+    assert e["pairs"] == len(read_pairs(out))
+    for key in ("precision", "recall", "f1", "accuracy", "auc", "ece", "precision_at_50_recall", "theta_for_target"):
+        assert key in e["overall"]
+    assert set(e["by_kind"]) <= {"off_topic", "perturbed"} and e["by_kind"]
+    assert list(e["jurors"]) == ["qwen2.5-coder-0.5b@verify"]
+    assert e["jurors"]["qwen2.5-coder-0.5b@verify"]["threshold_source"].startswith("calibrated")
+    assert e["cost"]["model_calls"] >= e["pairs"] and e["cost"]["seconds_per_pair"] > 0
