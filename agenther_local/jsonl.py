@@ -40,8 +40,9 @@ def iter_json_values(path: Path) -> Iterator[Item]:
     check_input_file(path)
     with open(path, "rb") as f:
         head = f.read(4096).lstrip()
-    if head[:1] in (b"[", b"{") and _is_single_document(path):
-        yield from _iter_document(path)
+    doc = _document(path) if head[:1] in (b"[", b"{") else None
+    if doc is not None:
+        yield from _iter_document(path, *doc)
         return
     with open(path, "rb") as f:
         for lineno, raw in enumerate(f, 1):
@@ -59,49 +60,60 @@ def iter_json_values(path: Path) -> Iterator[Item]:
                 yield Item(where, error=RecordError("record", f"malformed JSON: {e.msg} (column {e.colno})", where))
 
 
-def _is_single_document(path: Path) -> bool:
-    """Is a file starting with '[' or '{' one JSON document (a list, or one object)?
+_BROKEN = object()
 
-    Yes when the whole file parses. When it does not: JSONL if its first non-blank line, or
-    any line, is a whole JSON object by itself (so one broken line never takes the good
-    records after it down with it); otherwise a broken document, reported once.
+
+def _document(path: Path) -> tuple[bytes, Any] | None:
+    """(raw bytes, parsed value) when a file starting with '[' or '{' is one JSON document
+    (a list, or one object); None when it is JSONL.
+
+    One document when the whole file parses. When it does not: JSONL if its first non-blank
+    line, or any line, is a whole JSON object by itself (so one broken line never takes the
+    good records after it down with it); otherwise a broken document (value `_BROKEN`),
+    reported once. The file is read and parsed once; the caller reuses both.
     """
     with open(path, "rb") as f:
         first = next((line for line in f if line.strip()), b"")
     try:
         if first.lstrip()[:1] == b"{" and isinstance(json.loads(first), dict):
-            return False       # the common JSONL case, decided without reading the whole file
+            return None        # the common JSONL case, decided without reading the whole file
     except (json.JSONDecodeError, UnicodeDecodeError):
         pass
     raw = path.read_bytes()
     try:
-        json.loads(raw)
-        return True
+        return raw, json.loads(raw)
     except (json.JSONDecodeError, UnicodeDecodeError):
         pass
     for line in raw.splitlines():
         try:
             if isinstance(json.loads(line), dict):
-                return False
+                return None
         except (json.JSONDecodeError, UnicodeDecodeError):
             continue
-    return True
+    return raw, _BROKEN
 
 
-def _iter_document(path: Path) -> Iterator[Item]:
-    raw = path.read_bytes()
+def decode_utf8(raw: bytes, path: Path, what: str) -> tuple[str | None, RecordError | None]:
+    """(text, None), or (None, an error located at the line of the first bad byte)."""
     try:
-        text = raw.decode("utf-8")
+        return raw.decode("utf-8"), None
     except UnicodeDecodeError as e:
         line = raw[: e.start].count(b"\n") + 1
         where = f"{path}:{line}"
-        yield Item(where, error=RecordError("record", f"not UTF-8 (byte {e.start}); the whole JSON document is unreadable", where))
+        return None, RecordError("record", f"not UTF-8 (byte {e.start}); {what} is unreadable", where)
+
+
+def _iter_document(path: Path, raw: bytes, doc: Any) -> Iterator[Item]:
+    text, err = decode_utf8(raw, path, "the whole JSON document")
+    if err is not None:
+        yield Item(err.where, error=err)
         return
-    try:
-        doc = json.loads(text)
-    except json.JSONDecodeError as e:
-        where = f"{path}:{e.lineno}"
-        yield Item(where, error=RecordError("record", f"malformed JSON: {e.msg} (column {e.colno}); the whole JSON document is unreadable", where))
+    if doc is _BROKEN:
+        try:
+            json.loads(text)
+        except json.JSONDecodeError as e:
+            where = f"{path}:{e.lineno}"
+            yield Item(where, error=RecordError("record", f"malformed JSON: {e.msg} (column {e.colno}); the whole JSON document is unreadable", where))
         return
     if not isinstance(doc, list):
         yield Item(f"{path}:1", value=doc)

@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from ..errors import RecordError
+from ..jsonl import decode_utf8
 from .common import Located, as_text, first_char, json_records, label, located, need, need_object
 
 FORMAT = "react"
@@ -86,14 +87,9 @@ class _Block:
 
 
 def _read_log(path: Path) -> Iterator[Located]:
-    raw = path.read_bytes()
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as e:
-        line = raw[:e.start].count(b"\n") + 1
-        where = f"{path}:{line}"
-        yield where, RecordError("record", f"not UTF-8 (byte {e.start}); the whole log is "
-                                           "unreadable", where)
+    text, err = decode_utf8(path.read_bytes(), path, "the whole log")
+    if err is not None:
+        yield err.where, err
         return
     blocks = list(_blocks(text.splitlines()))
     # The same run listed twice in one trial (INCORRECT and HALTED) is read once.

@@ -129,6 +129,7 @@ class LlamaJudge:
         self.stats = JudgeStats()
         self._loaded: _Loaded | None = None
         self._grammars: dict[str, Any] = {}
+        self._last_tokens: tuple[str, list[int]] | None = None
 
     # -- loading ---------------------------------------------------------------------------
     def _model(self) -> _Loaded:
@@ -145,8 +146,14 @@ class LlamaJudge:
         return render_chat(prompt, self.manifest.chat_format, m.gguf_template)
 
     def tokens(self, prompt: Rendered) -> list[int]:
-        m = self._model()
-        return m.llama.tokenize(self.text(prompt).encode("utf-8"), add_bos=True, special=True)
+        # The context guard counts a prompt's tokens and the call then needs the same tokens:
+        # remember the last prompt's, so each prompt is tokenized once.
+        text = self.text(prompt)
+        if self._last_tokens is not None and self._last_tokens[0] == text:
+            return self._last_tokens[1]
+        toks = self._model().llama.tokenize(text.encode("utf-8"), add_bos=True, special=True)
+        self._last_tokens = (text, toks)
+        return toks
 
     def count_tokens(self, prompt: Rendered) -> int:
         return len(self.tokens(prompt))
