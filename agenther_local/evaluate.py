@@ -4,7 +4,14 @@ Pairs (made deterministically from a seed, no model):
 - positive: a successful run with its own goal;
 - off_topic: a successful run with another run's goal from the same file;
 - perturbed: a positive whose goal has one specific (number, date, code, name) replaced by a
-  specific of the same kind from another run that occurs nowhere in this run.
+  specific of the same kind from another run that occurs nowhere in this run;
+- unmet_original: a failed run with its own original goal, only where the benchmark's failure
+  shows in the run itself (tau-bench reward 0, ToolBench give-ups, ReAct HALTED); HotpotQA
+  INCORRECT runs are left out: their failure is a wrong fact only the gold answer reveals;
+- over_claim: a positive's true goal plus one constraint carried over from another task's
+  goal (a sentence or question holding a number, date, code or name), which this run never
+  worked on. The donor is picked without looking at this run's evidence, so grounding is
+  not favoured by construction; the true half makes it hard for a holistic judge.
 Each pair records how it was made and whether it is in the calibration or the test split
 (30% test, by a hash of the pair id, so calibration never sees it).
 
@@ -16,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import random
+import re
 from dataclasses import dataclass
 from typing import Any, Iterable, Sequence
 
@@ -29,7 +37,7 @@ TEST_SHARE = 0.3
 @dataclass(frozen=True)
 class Pair:
     id: str
-    kind: str            # positive | off_topic | perturbed
+    kind: str            # positive | off_topic | perturbed | unmet_original | over_claim
     label: bool
     goal: str
     traj: Trajectory
@@ -68,14 +76,74 @@ def perturb(goal: str, traj: Trajectory, donors: Sequence[Trajectory], rng: rand
     return None
 
 
+OVER_CLAIM_KINDS = ("number", "money", "date", "code", "entity")
+QUESTION_WORDS = {"what", "which", "who", "whom", "whose", "when", "where", "why", "how", "is", "are", "was",
+                  "were", "do", "does", "did", "can", "in", "the"}
+
+
+def failure_is_visible(t: Trajectory) -> bool:
+    """Does the run itself show that it failed its original goal (not only a gold answer)?
+
+    tau-bench (reward 0: the database is not in the goal's state), ToolBench runs and search
+    branches that gave up, ReAct runs that HALTED without an answer.
+    """
+    m = t.metadata
+    return (m.get("benchmark") == "tau-bench" or m.get("finish_type") not in (None, "give_answer")
+            or m.get("branch") is not None or m.get("section") == "HALTED")
+
+
+def _carried_constraint(goal: str, donor: str) -> str | None:
+    """One sentence or question of `donor` that names a specific absent from `goal`."""
+    for sentence in re.split(r"(?<=[.?!])\s+", donor.strip()):
+        if sentence.startswith("You are "):     # tau-bench persona lines, not constraints
+            continue
+        specs = [s for s in extract_specifics(sentence) if s.kind in OVER_CLAIM_KINDS]
+        if specs and 12 <= len(sentence) <= 200 and not any(s.text.lower() in goal.lower() for s in specs):
+            return sentence.strip()
+    return None
+
+
+def over_claim(goal: str, traj: Trajectory, donors: Sequence[Trajectory], rng: random.Random) -> tuple[str, str] | None:
+    """`goal` (true of `traj`) plus one constraint from another task's goal.
+
+    >>> a = Trajectory.from_dict({"id": "a", "goal": "Who wrote Dune?", "steps": [{"action": "search", "observation": "Dune by Frank Herbert"}]})
+    >>> b = Trajectory.from_dict({"id": "b", "goal": "When did Paris host the 1924 Olympics?", "steps": [{"action": "search", "observation": "x"}]})
+    >>> over_claim(a.goal, a, [b], random.Random(0))[0]
+    'Who wrote Dune, and when did Paris host the 1924 Olympics?'
+    """
+    pool = [d for d in donors if d.id != traj.id and d.goal != goal]
+    rng.shuffle(pool)
+    for donor in pool[:20]:
+        carried = _carried_constraint(goal, donor.goal)
+        if carried is None:
+            continue
+        if goal.rstrip().endswith("?") and carried.endswith("?"):
+            first, _, rest = carried.partition(" ")
+            if first.lower() in QUESTION_WORDS:
+                carried = f"{first.lower()} {rest}"
+            new = f"{goal.rstrip().rstrip('?').rstrip()}, and {carried}"
+        else:
+            new = f"{goal.rstrip()} {carried}"
+        return new, f"+ {carried!r} (from {donor.id})"
+    return None
+
+
 def make_pairs(trajs: Iterable[Trajectory], seed: int = 0, max_runs: int | None = None,
                min_tool_steps: int = 1) -> list[Pair]:
-    runs = [t for t in trajs if t.is_success and len(t.evidence_steps) >= min_tool_steps]
+    """Labelled pairs of every kind (module docstring), deterministic given `seed`."""
+    all_runs = [t for t in trajs if len(t.evidence_steps) >= min_tool_steps]
+    runs = [t for t in all_runs if t.is_success]
+    failed = [t for t in all_runs if t.is_success is False and failure_is_visible(t)]
     rng = random.Random(seed)
     rng.shuffle(runs)
+    rng.shuffle(failed)
     if max_runs:
-        runs = runs[:max_runs]
+        runs, failed = runs[:max_runs], failed[:max_runs]
     pairs: list[Pair] = []
+    for t in failed:
+        pid = f"{t.id}:unmet_original"
+        pairs.append(Pair(pid, "unmet_original", False, t.goal, t, "the failed run's own original goal",
+                          split_of(pid, seed)))
     for i, t in enumerate(runs):
         def add(kind: str, label: bool, goal: str, how: str) -> None:
             pid = f"{t.id}:{kind}"
@@ -87,6 +155,9 @@ def make_pairs(trajs: Iterable[Trajectory], seed: int = 0, max_runs: int | None 
         p = perturb(t.goal, t, runs, rng)
         if p is not None:
             add("perturbed", False, p[0], p[1])
+        o = over_claim(t.goal, t, runs, rng)
+        if o is not None:
+            add("over_claim", False, o[0], o[1])
     return pairs
 
 

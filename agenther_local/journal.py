@@ -29,10 +29,40 @@ class Journal:
 
     def read(self) -> Iterator[dict[str, Any]]:
         """Entries after the header. A torn last line (killed mid-write) is ignored."""
+        for _, line in self._lines():
+            yield json.loads(line)
+
+    def read_in_order(self, order: dict[str, int]) -> Iterator[dict[str, Any]]:
+        """The first entry of each key in `order`, sorted by its position there.
+
+        Entries of keys not in `order` (records an earlier run had that this input no longer
+        has) are skipped. Only one file offset per entry is held in memory; when the journal is
+        already in order (the local engine) it is streamed in one pass.
+        """
+        first: dict[str, int] = {}
+        in_order, last = True, -1
+        for offset, line in self._lines():
+            key = json.loads(line)["key"]
+            if key in order and key not in first:
+                first[key] = offset
+                in_order, last = in_order and order[key] > last, order[key]
+        if in_order:
+            for offset, line in self._lines():
+                e = json.loads(line)
+                if first.get(e["key"]) == offset:
+                    yield e
+            return
+        with open(self.path, "rb") as f:
+            for key in sorted(first, key=order.__getitem__):
+                f.seek(first[key])
+                yield json.loads(f.readline().decode("utf-8"))
+
+    def _lines(self) -> Iterator[tuple[int, str]]:
+        """(byte offset, line) of every complete entry after the header."""
         if not self.exists():
             return
-        with open(self.path, encoding="utf-8") as f:
-            header = f.readline()
+        with open(self.path, "rb") as f:
+            header = f.readline().decode("utf-8", errors="replace")
             try:
                 h = json.loads(header)
             except json.JSONDecodeError:
@@ -40,10 +70,12 @@ class Journal:
             if h.get("format") != FORMAT or h.get("version") != VERSION:
                 raise AgentherError(f"{self.path}:1: journal format {h.get('format')!r} v{h.get('version')} "
                                     f"is not {FORMAT!r} v{VERSION}; use another OUTDIR")
-            for line in f:
-                if not line.endswith("\n"):
+            offset = f.tell()
+            for raw in f:
+                if not raw.endswith(b"\n"):
                     break       # torn write from a kill: the record will be processed again
-                yield json.loads(line)
+                yield offset, raw.decode("utf-8")
+                offset += len(raw)
 
     def truncate_torn_tail(self) -> None:
         """Drop a partial last line so appends start on a fresh line."""

@@ -12,7 +12,7 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from .config import DEFAULT_JURY, JURY_PRESETS, Config
 from .embeddings import Embedder
@@ -132,16 +132,12 @@ class PipelineOptions:
     single_judge: bool = False      # the paper's one-judge mode: the writer's c alone decides
 
 
-def build_pipeline(opts: PipelineOptions, cfg: Config):
-    """The real pipeline: local GGUF judges (shared per model), the call cache, MiniLM."""
-    from .embeddings import SentenceEmbedder
-    from .judges.cache import CachedJudge, CallCache
+def judge_loader(cfg: Config, cache: Any) -> tuple[Callable[[str], Judge], dict[str, Judge]]:
+    """(load(name), loaded): one judge per model name, local GGUF or HTTP, behind the call cache."""
+    from .judges.cache import CachedJudge
     from .judges.llama import LlamaJudge
     from .judges.manifest import get_manifest
-    from .paths import cache_dir
 
-    prompts = Prompts(opts.prompts_dir)
-    cache = CallCache(cache_dir() / "calls.sqlite") if opts.use_cache else None
     judges: dict[str, Judge] = {}
 
     def judge(name: str) -> Judge:
@@ -155,6 +151,19 @@ def build_pipeline(opts: PipelineOptions, cfg: Config):
                 j = LlamaJudge(m, cfg.runtime)
             judges[name] = CachedJudge(j, cache) if cache else j
         return judges[name]
+    return judge, judges
+
+
+def build_pipeline(opts: PipelineOptions, cfg: Config):
+    """The real pipeline: local GGUF judges (shared per model), the call cache, MiniLM."""
+    from .embeddings import SentenceEmbedder
+    from .judges.cache import CallCache
+    from .judges.manifest import get_manifest
+    from .paths import cache_dir
+
+    prompts = Prompts(opts.prompts_dir)
+    cache = CallCache(cache_dir() / "calls.sqlite") if opts.use_cache else None
+    judge, judges = judge_loader(cfg, cache)
 
     spec = parse_jury(opts.jury)
     rule = opts.rule or spec["rule"]
@@ -194,3 +203,9 @@ def build_pipeline(opts: PipelineOptions, cfg: Config):
     pipe = Pipeline(cfg, detector, extractor, judge(writer_name), self_juror, jury, SentenceEmbedder(), prompts,
                     opts.seed, opts.include_successes, constraint_juror)
     return pipe, judges, cache
+
+
+def build_for_worker(opts: PipelineOptions, cfg: Config) -> tuple[Pipeline, Any]:
+    """(pipeline, call cache) for one engine worker (a Ray actor): models load in the worker."""
+    pipe, _, cache = build_pipeline(opts, cfg)
+    return pipe, cache

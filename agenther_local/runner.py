@@ -120,7 +120,8 @@ def _meta(entry: dict[str, Any]) -> dict[str, Any]:
     ver = (acc or {}).get("verification") or {}
     constraints = [{"text": str(c["text"]), "kind": str(c["kind"]), "method": str(c["method"]),
                     "step": int(c["evidence"][0]["step"]) if c["evidence"] else -1,
-                    "evidence": str(c["evidence"][0]["text"]) if c["evidence"] else "", "detail": str(c["detail"])}
+                    "evidence": str(c["evidence"][0]["text"]) if c["evidence"] else "", "detail": str(c["detail"]),
+                    "facts": [int(f) for f in c.get("facts", [])]}
                    for c in ver.get("constraints", [])]
     failure = entry.get("failure") or {}
     return {
@@ -215,12 +216,17 @@ def _sha256_file(path: Path) -> str:
 
 
 def run(opts: RunOptions, cfg: Config, pipeline: Any, describe: dict[str, Any],
-        progress: Callable[[int], Any] | None = None) -> Summary:
-    """Process every input record with `pipeline.process`, journaling each; write outputs.
+        progress: Callable[[int], Any] | None = None, engine: Any = None) -> Summary:
+    """Process every input record with `pipeline.process` (or on `engine`), journaling each;
+    write outputs.
 
     Memory stays flat in the number of records: decided records live in the journal, only
-    their keys are kept, and outputs are streamed from the journal at the end.
+    their keys (and, for output order, input positions) are kept, and outputs are streamed
+    from the journal at the end, in input order whatever order the engine finished them in.
     """
+    from .engines import LocalEngine
+
+    engine = engine or LocalEngine(pipeline)
     t0 = time.perf_counter()
     summary = Summary()
     outdir = Path(opts.outdir)
@@ -235,9 +241,21 @@ def run(opts: RunOptions, cfg: Config, pipeline: Any, describe: dict[str, Any],
         summary.resumed = len(done)
     journal.open({"config": cfg.to_dict(), "started": time.strftime("%Y-%m-%dT%H:%M:%S")})
     seen_ids: dict[str, str] = {}
-    wanted: set[str] = set()
+    wanted: dict[str, int] = {}      # key -> position in the input
     bar = progress(_count_records(opts) if not opts.limit else opts.limit) if progress else None
     accepted = 0
+
+    def record(results) -> None:
+        nonlocal accepted
+        for key, where, entry in results:
+            if key in done:
+                continue          # a retried trajectory that had already come back
+            journal.append({"key": key, "where": where, **entry})
+            done.add(key)
+            accepted += entry["status"] == "accepted"
+            if bar:
+                bar.update(1)
+                bar.set_postfix_str(f"accepted {accepted}")
     try:
         for where, item in iter_inputs(opts, summary):
             if opts.limit is not None and summary.read >= opts.limit:
@@ -249,7 +267,7 @@ def run(opts: RunOptions, cfg: Config, pipeline: Any, describe: dict[str, Any],
                 if opts.strict:
                     raise StrictStop(item.line())
                 key = f"invalid:{where}:{item.field}"
-                wanted.add(key)
+                wanted.setdefault(key, len(wanted))
                 if key not in done:
                     journal.append({"key": key, "status": "invalid", "where": where, "reason": item.line(),
                                     "field": item.field, "problem": item.problem})
@@ -257,36 +275,33 @@ def run(opts: RunOptions, cfg: Config, pipeline: Any, describe: dict[str, Any],
             else:
                 seen_ids[item.id] = where
                 key = f"id:{item.id}"
-                wanted.add(key)
+                wanted.setdefault(key, len(wanted))
                 if key not in done:
                     if not item.is_labeled and opts.unlabeled == "skip":
-                        entry = {"id": item.id, "status": "skipped_unlabeled", "stage": "input",
-                                 "reason": "no success label in this format; pass --unlabeled failed to relabel it",
-                                 "record": item.to_dict()}
+                        record([(key, where, {"id": item.id, "status": "skipped_unlabeled", "stage": "input",
+                                              "reason": "no success label in this format; pass --unlabeled failed "
+                                                        "to relabel it", "record": item.to_dict()})])
                     else:
-                        entry = pipeline.process(item if item.is_labeled else _as_failed(item))
-                    journal.append({"key": key, "where": where, **entry})
-                    done.add(key)
-                    accepted += entry["status"] == "accepted"
+                        record(engine.submit(key, where, item if item.is_labeled else _as_failed(item)))
+                    continue
             if bar:
                 bar.update(1)
-                bar.set_postfix_str(f"accepted {accepted}")
+        record(engine.drain())
     except KeyboardInterrupt:
         summary.interrupted = True
     finally:
         journal.close()
         if bar:
             bar.close()
+        engine_stats = _close(engine)
+        if engine_stats.get("cache"):
+            summary.cache = engine_stats["cache"]
     if summary.interrupted:
         summary.seconds = time.perf_counter() - t0
         return summary
     outputs = _Outputs(outdir, opts.formats)
     try:
-        written: set[str] = set()
-        for e in journal.read():
-            if e["key"] not in wanted or e["key"] in written:
-                continue      # a record of an earlier run that this input no longer has
-            written.add(e["key"])
+        for e in journal.read_in_order(wanted):
             _count(summary, e)
             if e["status"] == "invalid":
                 summary.invalid += 1
@@ -303,10 +318,17 @@ def run(opts: RunOptions, cfg: Config, pipeline: Any, describe: dict[str, Any],
         "config": cfg.to_dict(), "options": {k: (str(v) if isinstance(v, Path) else v) for k, v in opts.__dict__.items()
                                              if k not in ("inputs", "outdir")},
         **describe, "summary": summary.to_dict(),
-        "timings": getattr(pipeline, "timings", {}),
+        "timings": engine_stats.pop("timings", {}), "engine": engine_stats,
     }
     write_json_atomic(outdir / "manifest.json", manifest)
     return summary
+
+
+def _close(engine: Any) -> dict[str, Any]:
+    try:
+        return engine.stats()
+    finally:
+        engine.close()
 
 
 def _count_records(opts: RunOptions) -> int | None:

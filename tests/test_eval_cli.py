@@ -23,11 +23,14 @@ def test_make_pairs_is_deterministic_and_perturbed_goals_leave_the_run(tmp_path)
     b = make_pairs(runs, seed=3, max_runs=20)
     assert [p.to_dict() for p in a] == [p.to_dict() for p in b]
     kinds = {p.kind for p in a}
-    assert kinds == {"positive", "off_topic", "perturbed"}
+    assert kinds == {"positive", "off_topic", "perturbed", "over_claim"}     # FireAct failures are not visible
+    positives = {p.traj.id: p.goal for p in a if p.kind == "positive"}
     for p in a:
         assert p.label == (p.kind == "positive")
         if p.kind == "perturbed":
             assert not check_grounding(p.goal, p.traj).is_grounded or "entity" in p.how, p.how
+        if p.kind == "over_claim":      # the true goal, plus a question of another run
+            assert p.goal.startswith(positives[p.traj.id].rstrip("?").rstrip()) and ", and " in p.goal, p.goal
     assert {p.split for p in a} == {"calibration", "test"}
 
 
@@ -72,7 +75,38 @@ def test_eval_judges_reports_every_figure_per_kind(tmp_path):
     assert e["pairs"] == len(read_pairs(out))
     for key in ("precision", "recall", "f1", "accuracy", "auc", "ece", "precision_at_50_recall", "theta_for_target"):
         assert key in e["overall"]
-    assert set(e["by_kind"]) <= {"off_topic", "perturbed"} and e["by_kind"]
+    assert set(e["by_kind"]) <= {"off_topic", "perturbed", "over_claim"} and e["by_kind"]
     assert list(e["jurors"]) == ["qwen2.5-coder-0.5b@verify"]
     assert e["jurors"]["qwen2.5-coder-0.5b@verify"]["threshold_source"].startswith("calibrated")
     assert e["cost"]["model_calls"] >= e["pairs"] and e["cost"]["seconds_per_pair"] > 0
+
+
+TAU = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "tau_bench_airline" / "gpt-4o-airline.part1of3.json"
+REACT = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "react_hotpotqa" / "react_base_100_questions_5_trials.txt"
+
+
+def test_unmet_original_pairs_come_only_from_failures_the_run_shows():
+    tau = [t for _, t in read(TAU, "openai") if isinstance(t, Trajectory)]
+    pairs = make_pairs(tau, seed=0, max_runs=10)
+    unmet = [p for p in pairs if p.kind == "unmet_original"]
+    assert len(unmet) == 10 and all(p.traj.is_success is False and p.goal == p.traj.goal for p in unmet)
+    react = [t for _, t in read(REACT, "react") if isinstance(t, Trajectory)]
+    unmet = [p for p in make_pairs(react, seed=0, max_runs=10) if p.kind == "unmet_original"]
+    assert unmet and all(p.traj.metadata["section"] == "HALTED" for p in unmet)     # INCORRECT runs never
+
+
+def test_tau_bench_over_claims_carry_a_constraint_not_a_persona():
+    tau = [t for _, t in read(TAU, "openai") if isinstance(t, Trajectory)]
+    over = [p for p in make_pairs(tau, seed=0, max_runs=10) if p.kind == "over_claim"]
+    assert over
+    for p in over:
+        added = p.how.split("'")[1] if p.how.startswith("+ '") else p.how.split('"')[1]
+        assert not added.startswith("You are ") and p.goal.endswith(added)
+
+
+def test_make_pairs_cli_counts_every_kind_per_format(tmp_path):
+    out = tmp_path / "pairs.jsonl"
+    r = CliRunner().invoke(cli, ["eval", "make-pairs", str(TAU), str(FIREACT), "-o", str(out), "--max-runs", "3"])
+    assert r.exit_code == 0, r.output
+    assert "openai: 3 off_topic, 3 over_claim, 3 perturbed, 3 positive, 3 unmet_original" in r.output
+    assert {p.kind for p in read_pairs(out)} == {"positive", "off_topic", "perturbed", "over_claim", "unmet_original"}

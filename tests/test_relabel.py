@@ -492,3 +492,39 @@ def test_the_papers_layout_shows_the_original_goal():
     assert rl.accepted
     (call,) = writer.asked("relabel_with_original")
     assert RUN.goal in call.prompt.user
+
+
+# ------------------------------------------------------------------ constraints cite facts
+
+def constrained(goal: str, *constraints: tuple[str, list[int]]) -> dict:
+    """The writer's JSON as prompts/relabel.j2 asks for it: the goal's parts, each citing facts."""
+    return {"goal": goal, "constraints": [{"part": p, "facts": f} for p, f in constraints], "valid": True,
+            "rationale": "the facts show it"}
+
+
+def test_each_constraint_of_an_accepted_goal_names_its_facts_and_tool_step():
+    fact = 3       # "cheapest with MOQ below 100 kg: Ohio Wire & Cable at $5.30/kg (MOQ 10 kg)", step 2
+    writer = ScriptedJudge(id="writer").enqueue_json("relabel", constrained(
+        GOOD, ("compare small-lot suppliers by price per kg", [1]), ("the cheapest one with an MOQ of 10 kg", [fact])))
+    writer.enqueue_p_yes("verify", 0.8)
+    j1 = ScriptedJudge(id="j1").enqueue_p_yes("verify", 0.9)
+    rl = relabel(writer, jury_of(j1))
+    assert rl.accepted
+    a = rl.accepted_attempt
+    assert [c.facts for c in a.claims] == [(1,), (fact,)] and a.facts == (1, fact)
+    moq = next(c for c in a.verification.constraints if c.text == "10 kg")
+    assert moq.method == "value_match" and moq.facts == (fact,) and "(a cited fact)" in moq.detail
+    assert moq.evidence[0]["step"] == OUTCOME.facts[fact - 1].step
+    assert a.to_dict()["claims"][1] == {"part": "the cheapest one with an MOQ of 10 kg", "facts": [fact],
+                                        "steps": [OUTCOME.facts[fact - 1].step]}
+
+
+def test_a_constraint_citing_a_fact_that_does_not_exist_is_rejected_before_any_judge():
+    writer = ScriptedJudge(id="writer")
+    for _ in range(3):
+        writer.enqueue_json("relabel", constrained(GOOD_2, ("compare suppliers by price per kg", [len(OUTCOME.facts) + 5])))
+    j1 = ScriptedJudge(id="j1")
+    rl = relabel(writer, jury_of(j1))
+    assert not rl.accepted and statuses(rl) == ["verify:constraint"] * 3
+    assert "cites no verified fact" in rl.attempts[0].detail
+    assert not writer.asked("verify") and not j1.history

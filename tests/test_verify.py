@@ -11,7 +11,7 @@ from agenther_local.cli import cli
 from agenther_local.cli import commands  # noqa: F401
 from agenther_local.errors import AgentherError
 from agenther_local.judges.jury import Juror
-from agenther_local.stages.verify import verify_goal
+from agenther_local.stages.verify import Claim, verify_goal
 from agenther_local.trajectory import Step, Trajectory
 
 from fakes import ScriptedJudge
@@ -121,6 +121,45 @@ def write_run(tmp_path: Path) -> Path:
     p = tmp_path / "run.jsonl"
     p.write_text(json.dumps(FLIGHT.to_dict()) + "\n")
     return p
+
+
+TWO_STEPS = Trajectory("t", "Find fares", (
+    Step("", "search", {"q": "BOS"}, "DL2210 BOS-DEN $228.10 on 2024-11-15"),
+    Step("", "search", {"q": "DEN"}, "Other results: DL2210 also listed; UA100 $150"),
+), final_answer="")
+
+
+def test_a_value_is_linked_to_the_fact_its_claim_cites():
+    claims = [Claim("flight DL2210", (2,), (1,)), Claim("on 2024-11-15", (1,), (0,))]
+    v = verify_goal("Find flight DL2210 on 2024-11-15", TWO_STEPS, claims=claims)
+    assert v.accepted
+    by_text = {c.text: c for c in v.constraints}
+    assert by_text["DL2210"].evidence[0]["step"] == 1 and by_text["DL2210"].facts == (2,)   # the cited step, not step 0
+    assert "(a cited fact)" in by_text["DL2210"].detail
+    assert by_text["2024-11-15"].facts == (1,)
+
+
+def test_a_value_found_outside_its_cited_facts_says_so():
+    v = verify_goal("Find UA100", TWO_STEPS, claims=[Claim("Find UA100", (1,), (0,))])
+    assert v.accepted and "(not a cited fact)" in v.constraints[0].detail
+
+
+def test_a_claim_citing_no_verified_fact_fails_the_goal():
+    claims = [Claim("flight DL2210", (1,), (0,)), Claim("the cheapest fare", (9,), ())]
+    v = verify_goal("Find the cheapest fare for flight DL2210", TWO_STEPS, claims=claims)
+    assert not v.accepted and v.reason == "'the cheapest fare' cites no verified fact"
+    cited = verify_goal("Find the cheapest fare for flight DL2210", TWO_STEPS,
+                        claims=[claims[0], Claim("the cheapest fare", (2,), (1,))])
+    assert cited.accepted
+    claim = next(c for c in cited.constraints if c.kind == "claim")
+    assert claim.method == "cited" and claim.evidence[0]["step"] == 1 and claim.facts == (2,)
+
+
+def test_no_narrow_question_once_a_value_has_failed():
+    j, judge = juror(0.99)
+    v = verify_goal("Fly from Boston to Denver for $5", FLIGHT, j)
+    assert not v.accepted and not judge.asked()
+    assert "not asked" in next(c for c in v.constraints if c.text == "Boston").detail
 
 
 def test_cli_prints_each_constraint_and_json(tmp_path):

@@ -13,12 +13,12 @@ def format_choice() -> click.Choice:
     return click.Choice(SOURCE_FORMATS)
 
 
-def progress_factory(quiet: bool):
+def progress_factory(quiet: bool, unit: str = "traj", desc: str = "relabel"):
     """A tqdm bar with rate and ETA on a terminal; None when quiet or not a terminal."""
     if quiet or not sys.stderr.isatty():
         return None
     from tqdm import tqdm
-    return lambda total: tqdm(total=total or None, unit="traj", desc="relabel", file=sys.stderr)
+    return lambda total: tqdm(total=total or None, unit=unit, desc=desc, file=sys.stderr)
 
 
 def print_summary(s, outdir: Path) -> None:

@@ -47,6 +47,12 @@ def _formats(ctx, param, value: str) -> tuple[str, ...]:
 @click.option("--no-cache", is_flag=True, default=None, help="Do not read or write the model-call cache.")
 @click.option("--no-resume", is_flag=True, default=None, help="Refuse an OUTDIR that holds an earlier run's journal.")
 @click.option("--no-report", is_flag=True, default=None, help="Do not write report.html.")
+@click.option("--engine", type=click.Choice(["local", "ray"]), default=None,
+              help="Process here (local, default) or on Ray actors (needs agenther-local[ray]).")
+@click.option("--address", default=None, help="--engine ray: cluster address (e.g. auto, ray://head:10001); default: a local cluster.")
+@click.option("--workers", type=click.IntRange(min=1), default=None, help="--engine ray: actors, each loading its own models (default 2).")
+@click.option("--cpus-per-worker", type=click.IntRange(min=1), default=None,
+              help="--engine ray: CPUs per actor, also its llama.cpp threads unless --threads (default 1).")
 @click.option("-q", "--quiet", is_flag=True, default=None, help="No progress bar.")
 def run(inputs, outdir, config_file, **flags):
     """Relabel failed trajectories into SFT/DPO/ShareGPT data with local judges."""
@@ -79,12 +85,29 @@ def run(inputs, outdir, config_file, **flags):
                        formats=tuple(o.get("formats") or FORMAT_NAMES), limit=o.get("limit"), strict=bool(o.get("strict")),
                        resume=not o.get("no_resume"), branches=bool(o.get("branches")),
                        unlabeled=o.get("unlabeled", "skip"), quiet=bool(o.get("quiet")))
-    pipeline, judges, cache = build_pipeline(popts, cfg)
+    engine_name = o.get("engine") or "local"
+    if engine_name == "local" and any(o.get(k) is not None for k in ("address", "workers", "cpus_per_worker")):
+        raise ConfigError("--address, --workers and --cpus-per-worker need --engine ray")
+    if engine_name == "ray":
+        from ..engines import import_ray
+        import_ray()        # says how to install Ray before any model loads
+        cpus = int(o.get("cpus_per_worker") or 1)
+        if cfg.runtime.n_threads is None:
+            cfg = cfg.replace("runtime", n_threads=cpus)
+    pipeline, judges, cache = build_pipeline(popts, cfg)   # models load lazily: the ray driver loads none
     describe = _describe(pipeline, judges, popts)
+    engine = None
+    if engine_name == "ray":
+        import functools
+
+        from ..engines import RayEngine
+        from ..pipeline import build_for_worker
+        engine = RayEngine(functools.partial(build_for_worker, popts, cfg), workers=int(o.get("workers") or 2),
+                           address=o.get("address"), cpus_per_worker=cpus)
     # SIGTERM behaves like Ctrl-C: the journal is flushed after every record anyway.
     signal.signal(signal.SIGTERM, lambda *a: (_ for _ in ()).throw(KeyboardInterrupt()))
-    summary = run_job(ropts, cfg, pipeline, describe, progress_factory(ropts.quiet))
-    if cache is not None:
+    summary = run_job(ropts, cfg, pipeline, describe, progress_factory(ropts.quiet), engine=engine)
+    if engine is None and cache is not None:
         summary.cache = {"hits": cache.hits, "misses": cache.misses}
     if summary.interrupted:
         click.echo(f"Interrupted: {sum(summary.counts.values())} record(s) journaled in {outdir}/journal.jsonl. "

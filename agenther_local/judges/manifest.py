@@ -14,6 +14,7 @@ import hashlib
 import importlib.metadata as md
 import json
 import os
+import re
 import tempfile
 import tomllib
 from dataclasses import dataclass, field
@@ -283,3 +284,14 @@ def is_verified(m: Manifest) -> bool:
     except ModelError:
         return False
     return path.is_file() and _is_marked_ok(path, m.sha256)
+
+
+def write_calibration(m: Manifest, cal: Calibration) -> None:
+    """Store `cal` in the model's manifest, replacing an earlier one for the same prompt."""
+    text = m.manifest_path.read_text(encoding="utf-8")
+    block = (f'\n[[calibration]]\nprompt = "{cal.prompt}"\nthreshold = {cal.threshold:.6f}\n'
+             f'target_precision = {cal.target_precision}\npairs_sha256 = "{cal.pairs_sha256}"\n'
+             f'date = "{cal.date}"\nn_pairs = {cal.n_pairs}\nprecision = {cal.precision:.3f}\n'
+             f'recall = {cal.recall:.3f}\n')
+    text = re.sub(r'\n\[\[calibration\]\]\nprompt = "' + re.escape(cal.prompt) + r'"\n(?:[a-z_0-9]+ = .*\n)*', "\n", text)
+    m.manifest_path.write_text(text.rstrip("\n") + "\n" + block, encoding="utf-8")

@@ -71,6 +71,7 @@ class Example:
     via_fallback: bool
     votes: list[dict[str, Any]]            # juror, p_yes, threshold, vote; the writer's first, as "self-check"
     evidence: list[dict[str, Any]]         # step, action, before, match, after
+    constraints: list[dict[str, Any]] = field(default_factory=list)   # per-constraint verification
 
 
 @dataclass
@@ -193,7 +194,9 @@ def _example(entry: dict[str, Any]) -> Example:
                    original_goal=str((entry.get("record") or {}).get("goal", "")),
                    hindsight_goal=str(entry.get("goal") or ""),
                    weight=entry.get("weight"), confidence=entry.get("confidence"),
-                   via_fallback=bool(rl.get("via_fallback")), votes=votes, evidence=_evidence(entry, attempt))
+                   via_fallback=bool(rl.get("via_fallback")), votes=votes, evidence=_evidence(entry, attempt),
+                   constraints=[c for c in ((attempt or {}).get("verification") or {}).get("constraints") or []
+                                if isinstance(c, dict)])
 
 
 class Collector:

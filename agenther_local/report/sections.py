@@ -288,6 +288,19 @@ def _evidence_html(evidence: list[dict[str, Any]]) -> Raw:
     return Raw(f"<ul class=ev>{''.join(items)}</ul>" if items else "<span class=muted>no specific to ground</span>")
 
 
+def _constraints_html(constraints: list[dict[str, Any]]) -> Raw:
+    """Each constraint of the goal: its text, how it was checked, the tool step and facts it rests on."""
+    items = []
+    for c in constraints:
+        ev = (c.get("evidence") or [{}])[0]
+        facts = ", ".join(f"[{f}]" for f in c.get("facts") or [])
+        items.append(f"<li><b>{esc(c.get('text', ''))}</b> <span class=muted>{esc(c.get('method', ''))}"
+                     f"{' · facts ' + esc(facts) if facts else ''}</span>"
+                     + (f"<br>step {esc(ev.get('step'))}: “{esc(str(ev.get('text', ''))[:160])}”" if ev else "")
+                     + f"<br><span class=muted>{esc(c.get('detail', ''))}</span></li>")
+    return Raw(f"<ul class=ev>{''.join(items)}</ul>")
+
+
 def examples(stats: RunStats) -> Section:
     s = Section(SECTIONS[6])
     accepted = stats.statuses.get("accepted", 0)
@@ -299,7 +312,8 @@ def examples(stats: RunStats) -> Section:
     rows = [(Raw(f"<span class=mono>{esc(e.id)}</span><br><span class=muted>{esc(e.where)}<br>"
                  f"{esc(e.failure_type)}{' · fallback' if e.via_fallback else ''}</span>"),
              e.original_goal, e.hindsight_goal, _votes_html(e.votes), num(e.weight), num(e.confidence),
-             _evidence_html(e.evidence)) for e in stats.examples]
+             _constraints_html(e.constraints) if e.constraints else _evidence_html(e.evidence))
+            for e in stats.examples]
     s.add(table(("record", "original goal", "hindsight goal", "votes: P(yes) vs θ", "w", "confidence",
-                 "grounding evidence (tool step: text)"), rows, numeric=(4, 5), cls="examples"))
+                 "constraints and their evidence (tool step, cited facts)"), rows, numeric=(4, 5), cls="examples"))
     return s

@@ -18,6 +18,7 @@ from __future__ import annotations
 import copy
 import weakref
 from dataclasses import dataclass
+from typing import Collection
 
 from ..trajectory import Trajectory
 from .values import IndexedText, Specific, extract_specifics
@@ -60,9 +61,11 @@ class EvidenceIndex:
         new.entries = self.entries + [(-(k + 1), IndexedText(t)) for k, t in enumerate(extra_evidence)]
         return new
 
-    def find(self, specific: Specific) -> tuple[int, int, int] | None:
-        """(step_index, start, end) of the first evidence that contains `specific`, or None."""
-        for index, text in self.entries:
+    def find(self, specific: Specific, prefer: Collection[int] = ()) -> tuple[int, int, int] | None:
+        """(step_index, start, end) of the first evidence that contains `specific`, or None;
+        the steps in `prefer` (a claim's cited facts) are searched first."""
+        entries = sorted(self.entries, key=lambda e: e[0] not in prefer) if prefer else self.entries
+        for index, text in entries:
             span = text.find(specific)
             if span is not None:
                 return index, span[0], span[1]

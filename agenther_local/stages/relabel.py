@@ -38,18 +38,42 @@ from ..prompts import Prompts
 from ..trajectory import Trajectory
 from .extract import Outcome
 from .gates import GateResult, run_gates
-from .verify import Verification, verify_goal
+from .verify import Claim, Verification, verify_goal
 
+# The writer's reply: the goal, then its parts, each citing the verified facts it rests on
+# (issue: evidence-linked relabels); verify_goal links every value of the goal to them.
 SCHEMA = {
     "type": "object",
     "properties": {
         "goal": {"type": "string", "maxLength": 240},
-        "facts": {"type": "array", "maxItems": 8, "items": {"type": "integer"}},
+        "constraints": {"type": "array", "minItems": 1, "maxItems": 6, "items": {
+            "type": "object",
+            "properties": {"part": {"type": "string", "maxLength": 120},
+                           "facts": {"type": "array", "minItems": 1, "maxItems": 4, "items": {"type": "integer"}}},
+            "required": ["part", "facts"]}},
         "valid": {"type": "boolean"},
         "rationale": {"type": "string", "maxLength": 80},
     },
-    "required": ["goal", "facts", "valid", "rationale"],
+    "required": ["goal", "constraints", "valid", "rationale"],
 }
+
+
+def parse_claims(data: dict[str, Any], outcome: Outcome) -> tuple[Claim, ...]:
+    """The writer's constraints as Claims; fact numbers outside the verified facts cite nothing.
+
+    >>> from .extract import Fact
+    >>> o = Outcome((), (Fact("A costs $5", "$5", 2),), 0, "rule")
+    >>> parse_claims({"constraints": [{"part": "costs $5", "facts": [1, 7]}]}, o)
+    (Claim(text='costs $5', facts=(1, 7), steps=(2,)),)
+    """
+    claims = []
+    for c in data.get("constraints") or []:
+        if not isinstance(c, dict) or not str(c.get("part", "")).strip():
+            continue
+        facts = tuple(int(f) for f in c.get("facts") or [] if isinstance(f, int))
+        steps = tuple(dict.fromkeys(outcome.facts[f - 1].step for f in facts if 1 <= f <= len(outcome.facts)))
+        claims.append(Claim(str(c["part"]).strip(), facts, steps))
+    return tuple(claims)
 
 
 @dataclass(frozen=True)
@@ -68,6 +92,7 @@ class Attempt:
     self_vote: Vote | None = None     # the writer's P(yes): c
     verdict: Verdict | None = None    # the jury's decision, when asked
     verification: Verification | None = None   # per-constraint evidence (stages/verify.py)
+    claims: tuple[Claim, ...] = ()    # the writer's parts of the goal and the facts each cites
 
     @property
     def c(self) -> float:
@@ -79,7 +104,8 @@ class Attempt:
                 "detail": self.detail, "raw": self.raw, "gates": [g.to_dict() for g in self.gates],
                 "self_vote": self.self_vote.to_dict() if self.self_vote else None,
                 "verdict": self.verdict.to_dict() if self.verdict else None,
-                "verification": self.verification.to_dict() if self.verification else None}
+                "verification": self.verification.to_dict() if self.verification else None,
+                "claims": [{"part": c.text, "facts": list(c.facts), "steps": list(c.steps)} for c in self.claims]}
 
 
 @dataclass(frozen=True)
@@ -139,8 +165,11 @@ def relabel_goal(traj: Trajectory, outcome: Outcome, writer: Judge, self_juror: 
             continue
         d = gen.data
         goal = str(d.get("goal", "")).strip()
-        fields = dict(goal=goal, valid=bool(d.get("valid")), rationale=str(d.get("rationale", "")),
-                      facts=tuple(int(x) for x in d.get("facts", []) if isinstance(x, int)), **base)
+        claims = parse_claims(d, outcome)
+        cited = tuple(dict.fromkeys(f for c in claims for f in c.facts)) or \
+            tuple(int(x) for x in d.get("facts", []) if isinstance(x, int))
+        fields = dict(goal=goal, valid=bool(d.get("valid")), rationale=str(d.get("rationale", "")), facts=cited,
+                      claims=claims, **base)
         if not fields["valid"]:
             attempts.append(Attempt(status="invalid", detail="the writer said no valid goal exists (b = 0)", **fields))
             continue
@@ -152,7 +181,7 @@ def relabel_goal(traj: Trajectory, outcome: Outcome, writer: Judge, self_juror: 
             failed = results[-1]
             attempts.append(Attempt(status=f"gate:{failed.name}", detail=failed.detail, gates=results, **fields))
             continue
-        ver = verify_goal(goal, traj, constraint_juror, prompts)
+        ver = verify_goal(goal, traj, constraint_juror, prompts, claims)
         fields["verification"] = ver
         if not ver.accepted:
             attempts.append(Attempt(status="verify:constraint", detail=ver.reason, gates=results, **fields))

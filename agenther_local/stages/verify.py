@@ -12,12 +12,17 @@ names). Each is checked in this order:
 Numbers, money, dates and times never go to a model: a changed value is rejected by step 1.
 A goal is accepted only if every constraint holds. Evidence is tool output only: the user's
 turns, the agent's thoughts and its final message are context, never evidence (SPEC).
+
+A relabeled goal also comes with the writer's claims: the parts of the goal, each citing the
+verified facts (and so the tool steps) it rests on. A specific is looked for in its claim's
+cited steps first, and the constraint records which facts it rests on; a claim that cites no
+verified fact fails, so every part of an accepted hindsight goal points at a tool output.
 """
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Sequence
 
 from ..errors import AgentherError
 from ..judges.jury import Juror
@@ -41,10 +46,15 @@ class Constraint:
     holds: bool
     evidence: tuple[dict[str, Any], ...]   # {"step": i, "text": snippet}
     detail: str
+    p_yes: float | None = None   # narrow questions only
+    facts: tuple[int, ...] = ()  # the writer's facts (1-based) this constraint rests on
 
     def to_dict(self) -> dict[str, Any]:
-        return {"text": self.text, "kind": self.kind, "clause": self.clause, "method": self.method,
-                "holds": self.holds, "evidence": list(self.evidence), "detail": self.detail}
+        d = {"text": self.text, "kind": self.kind, "clause": self.clause, "method": self.method,
+             "holds": self.holds, "evidence": list(self.evidence), "detail": self.detail, "facts": list(self.facts)}
+        if self.p_yes is not None:
+            d["p_yes"] = round(self.p_yes, 6)
+        return d
 
 
 @dataclass(frozen=True)
@@ -55,6 +65,17 @@ class Verification:
 
     def to_dict(self) -> dict[str, Any]:
         return {"accepted": self.accepted, "constraints": [c.to_dict() for c in self.constraints], "reason": self.reason}
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One part of a written goal and the verified facts it cites (numbers and their steps)."""
+    text: str
+    facts: tuple[int, ...]
+    steps: tuple[int, ...]
+
+    def holds_value(self, s: Specific) -> bool:
+        return s.text.casefold() in self.text.casefold()
 
 
 def is_narrow(s: Specific) -> bool:
@@ -97,41 +118,75 @@ def _related_steps(traj: Trajectory, clause: str) -> list[dict[str, Any]]:
     return [{"step": i + 1, "text": obs[:per]} for _, _, i, obs in scored[:MAX_EVIDENCE_STEPS]]
 
 
-def verify_goal(goal: str, traj: Trajectory, juror: Juror | None = None, prompts: Prompts | None = None) -> Verification:
-    """Check every constraint of `goal` against the tool outputs of `traj`."""
+def _cited(c: Claim, traj: Trajectory) -> Constraint:
+    """A claim with no checkable value: it holds only by citing a verified fact."""
+    if not c.steps:
+        return Constraint(c.text, "claim", c.text, "uncited", False, (), "cites no verified fact", facts=c.facts)
+    ev = tuple({"step": st, "text": traj.steps[st].observation[:200]} for st in c.steps)
+    return Constraint(c.text, "claim", c.text, "cited", True, ev,
+                      "rests on fact(s) " + ", ".join(f"[{f}]" for f in c.facts), facts=c.facts)
+
+
+def _narrow(s: Specific, clause: str, traj: Trajectory, juror: Juror, prompts: Prompts,
+            claim: Claim | None = None) -> Constraint:
+    per = MAX_EVIDENCE_CHARS // MAX_EVIDENCE_STEPS
+    evidence = ([{"step": st + 1, "text": traj.steps[st].observation[:per]} for st in claim.steps[:MAX_EVIDENCE_STEPS]]
+                if claim and claim.steps else _related_steps(traj, clause))
+    rendered = prompts.render("constraint", claim=clause, evidence=evidence)
+    score = juror.judge.p_yes(rendered)
+    ok = score.p_yes >= juror.threshold
+    return Constraint(s.text, s.kind, clause, "narrow_question", ok,
+                      tuple({"step": e["step"] - 1, "text": e["text"][:200]} for e in evidence),
+                      f"{juror.judge.id}: P(yes) {score.p_yes:.3f} {'>=' if ok else '<'} "
+                      f"{juror.threshold:.3f} ({juror.threshold_source})", score.p_yes, claim.facts if claim else ())
+
+
+def verify_goal(goal: str, traj: Trajectory, juror: Juror | None = None, prompts: Prompts | None = None,
+                claims: Sequence[Claim] = ()) -> Verification:
+    """Check every constraint of `goal` against the tool outputs of `traj` (and, with the
+    writer's `claims`, link each to the facts it cites)."""
     if not goal or not goal.strip():
         raise AgentherError("empty goal: nothing to verify")
     if not traj.evidence_steps:
         raise AgentherError(f"trajectory '{traj.id}' has no tool observations: there is no evidence to verify against")
     index = evidence_index(traj)
     prompts = prompts or Prompts()
-    out: list[Constraint] = []
-    for s in extract_specifics(goal):
-        clause = clause_of(goal, s)
-        hit = index.find(s)
+    specifics = extract_specifics(goal)
+    matched: dict[int, Constraint] = {}
+    claim_of = {n: next((c for c in claims if c.holds_value(s)), None) for n, s in enumerate(specifics)}
+    for n, s in enumerate(specifics):
+        claim = claim_of[n]
+        hit = index.find(s, claim.steps if claim else ())
         if hit is not None:
             step, a, b = hit
             obs = traj.steps[step].observation
-            out.append(Constraint(s.text, s.kind, clause, "value_match", True,
-                                  ({"step": step, "text": _snippet(obs, a, b)},),
-                                  f"{s.text!r} found in the output of step {step} as {obs[a:b]!r}"))
-            continue
-        if not is_narrow(s) or juror is None:
-            why = "no tool output shows this value" if not is_narrow(s) else \
-                "no tool output shows it and no constraint juror was given"
+            cited = "" if claim is None else (" (a cited fact)" if step in claim.steps else " (not a cited fact)")
+            matched[n] = Constraint(s.text, s.kind, clause_of(goal, s), "value_match", True,
+                                    ({"step": step, "text": _snippet(obs, a, b)},),
+                                    f"{s.text!r} found in the output of step {step}{cited} as {obs[a:b]!r}",
+                                    facts=claim.facts if claim else ())
+    # A value no tool output shows already decides the goal: no model is asked about the rest.
+    hard = [s.text for n, s in enumerate(specifics) if n not in matched and not is_narrow(s)]
+    out: list[Constraint] = []
+    for n, s in enumerate(specifics):
+        clause = clause_of(goal, s)
+        if n in matched:
+            out.append(matched[n])
+        elif not is_narrow(s):
+            out.append(Constraint(s.text, s.kind, clause, "unmatched", False, (), "no tool output shows this value"))
+        elif juror is None or hard:
+            why = (f"no tool output shows it; not asked, the goal already fails on {hard[0]!r}" if hard else
+                   "no tool output shows it and no constraint juror was given")
             out.append(Constraint(s.text, s.kind, clause, "unmatched", False, (), why))
-            continue
-        evidence = _related_steps(traj, clause)
-        rendered = prompts.render("constraint", claim=clause, evidence=evidence)
-        score = juror.judge.p_yes(rendered)
-        ok = score.p_yes >= juror.threshold
-        out.append(Constraint(s.text, s.kind, clause, "narrow_question", ok,
-                              tuple({"step": e["step"] - 1, "text": e["text"][:200]} for e in evidence),
-                              f"{juror.judge.id}: P(yes) {score.p_yes:.3f} {'>=' if ok else '<'} "
-                              f"{juror.threshold:.3f} ({juror.threshold_source})"))
+        else:
+            out.append(_narrow(s, clause, traj, juror, prompts, claim_of[n]))
+    out += [_cited(c, traj) for c in claims if not any(c.holds_value(s) for s in specifics)]
     failed = [c for c in out if not c.holds]
     if failed:
-        reason = "not shown by any tool output: " + ", ".join(f"{c.text!r} ({c.method})" for c in failed)
+        shown = [c for c in failed if c.method != "uncited"]
+        parts = (["not shown by any tool output: " + ", ".join(f"{c.text!r} ({c.method})" for c in shown)] if shown else [])
+        parts += [f"{c.text!r} cites no verified fact" for c in failed if c.method == "uncited"]
+        reason = "; ".join(parts)
         return Verification(False, tuple(out), reason)
     if not out:
         return Verification(True, (), "no checkable specific (number, date, code, name) in the goal")

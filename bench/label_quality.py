@@ -1,0 +1,66 @@
+"""Label quality: which judges, prompts, jury rules and checks keep false hindsight goals out.
+
+Builds labelled pairs from every fixture format (`eval make-pairs`: positive, off_topic,
+perturbed, over_claim, unmet_original; 30% test split), asks every juror and every narrow
+per-constraint question once (`eval judges --compare`), and prints JSON: for each
+configuration (each juror alone, jury rules, grounding alone, gates, evidence-linked
+verification, and each jury behind them), the threshold fitted on the calibration split for
+the target precision and the test-split precision, recall, AUC, ECE and precision at 50%
+recall, overall and per negative kind.
+
+    .venv/bin/python bench/label_quality.py [--max-runs 20] [--jurors ...] [--write-thresholds]
+
+Model answers go through the call cache: a second run over the same pairs asks no model.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+FIX = ROOT.parent / "shared" / "fixtures"
+CLI = [sys.executable, "-m", "agenther_local"]
+JURORS = ("qwen2.5-coder-0.5b@verify,"
+          "qwen2.5-coder-1.5b@verify,qwen2.5-coder-1.5b@verify_parts,smollm2-135m@verify")
+CONSTRAINT_MODELS = "qwen2.5-coder-0.5b,qwen2.5-coder-1.5b"
+
+
+def inputs() -> list[str]:
+    files = [*sorted((FIX / "tau_bench_airline").glob("*.json")), *sorted((FIX / "toolbench").glob("*.json")),
+             *sorted((FIX / "fireact_hotpotqa").glob("*.json")), *sorted((FIX / "react_hotpotqa").glob("*.txt"))]
+    return [str(f) for f in files]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--max-runs", type=int, default=20, help="successful (and failed) runs per input format")
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--obs-chars", type=int, default=300)
+    ap.add_argument("--jurors", default=JURORS)
+    ap.add_argument("--constraint-models", default=CONSTRAINT_MODELS)
+    ap.add_argument("--target-precision", type=float, default=0.9)
+    ap.add_argument("--out", type=Path, default=ROOT / "bench" / "out")
+    ap.add_argument("--write-thresholds", action="store_true", help="store each juror's θ in its manifest")
+    args = ap.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    pairs, result = args.out / "pairs.jsonl", args.out / "label_quality.json"
+    subprocess.run([*CLI, "eval", "make-pairs", *inputs(), "--branches", "-o", str(pairs), "--seed", str(args.seed),
+                    "--max-runs", str(args.max_runs), "--obs-chars", str(args.obs_chars)], check=True,
+                   stdout=sys.stderr)
+    t0 = time.perf_counter()
+    subprocess.run([*CLI, "eval", "judges", str(pairs), "-o", str(result), "--compare", args.jurors,
+                    "--constraint-models", args.constraint_models, "--target-precision", str(args.target_precision),
+                    *(["--write-thresholds"] if args.write_thresholds else [])], check=True, stdout=sys.stderr)
+    full = json.loads(result.read_text())
+    summary = {k: v for k, v in full.items() if k != "rows"}
+    summary["wall_seconds"] = round(time.perf_counter() - t0, 1)
+    summary["command"] = " ".join(sys.argv)
+    print(json.dumps(summary, indent=1))
+
+
+if __name__ == "__main__":
+    main()
