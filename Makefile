@@ -29,7 +29,7 @@ demo: $(STAMP)
 
 # The report test renders in a real headless browser: Debian's chromium (installed here when
 # apt-get is available and it is missing; CI runs as root on Debian).
-test: $(STAMP)
+test: $(STAMP) models-strong
 	@command -v chromium >/dev/null || ! command -v apt-get >/dev/null || \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)
 	$(BIN)/python -m pytest -q

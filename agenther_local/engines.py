@@ -15,6 +15,7 @@ engine gives the same files for the same inputs and seed.
 from __future__ import annotations
 
 import os
+import re
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator
@@ -44,6 +45,13 @@ class LocalEngine:
 
     def close(self) -> None:
         pass
+
+
+def _cause(e: BaseException) -> str:
+    """The innermost 'SomeError: message' line of a Ray error, else its last line."""
+    lines = [ln.strip() for ln in str(e).splitlines() if ln.strip()]
+    errors = [ln for ln in lines if re.match(r"[\w.]*(Error|Exception): ", ln)]
+    return (errors[-1] if errors else lines[-1] if lines else type(e).__name__)[:300]
 
 
 def import_ray() -> Any:
@@ -94,7 +102,15 @@ class RayEngine:
                 kwargs["address"] = address
             else:       # a local cluster sized for the workers
                 kwargs["num_cpus"] = max(int(workers * cpus_per_worker), 1)
-            ray.init(**{**kwargs, **(init_kwargs or {})})
+                # Ray starts workers at nice 15; here the workers are the job, and at that
+                # priority any other process on the machine starves them (seen: 4 demo
+                # records took over 15 minutes beside a benchmark).
+                os.environ.setdefault("RAY_worker_niceness", "0")
+            try:
+                ray.init(**{**kwargs, **(init_kwargs or {})})
+            except Exception as e:      # a wrong --address, a cluster that is down
+                raise ConfigError(f"--engine ray: cannot start or reach Ray at {address or 'a local cluster'}: "
+                                  f"{str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
         self.factory = factory
         self.remote_cls = ray.remote(num_cpus=cpus_per_worker, max_restarts=0)(PipelineWorker)
         self.actors: list[Any] = [self.remote_cls.remote(factory) for _ in range(workers)]
@@ -137,11 +153,12 @@ class RayEngine:
             task = self.pending.pop(ref)
             try:
                 entry = ray.get(ref)
-            except ray.exceptions.RayActorError:
+            except ray.exceptions.RayActorError as e:
                 self._replace(task.actor, task.generation)
                 if task.tries >= self.max_tries:
-                    raise ConfigError(f"{task.where}: Ray workers died {task.tries} times on this trajectory; "
-                                      "stopping (finished records are in the journal)") from None
+                    cause = _cause(e)
+                    raise ConfigError(f"{task.where}: Ray workers died {task.tries} times on this trajectory "
+                                      f"(last: {cause}); finished records are in the journal") from None
                 task.tries += 1
                 self.retried += 1
                 self._send(task)

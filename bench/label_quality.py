@@ -24,8 +24,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 FIX = ROOT.parent / "shared" / "fixtures"
 CLI = [sys.executable, "-m", "agenther_local"]
-JURORS = ("qwen2.5-coder-0.5b@verify,"
-          "qwen2.5-coder-1.5b@verify,qwen2.5-coder-1.5b@verify_parts,smollm2-135m@verify")
+JURORS = ("qwen2.5-coder-0.5b@verify,qwen2.5-coder-0.5b@verify_parts,"
+          "qwen2.5-coder-1.5b@verify,smollm2-135m@verify")
 CONSTRAINT_MODELS = "qwen2.5-coder-0.5b,qwen2.5-coder-1.5b"
 
 
@@ -37,7 +37,7 @@ def inputs() -> list[str]:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--max-runs", type=int, default=20, help="successful (and failed) runs per input format")
+    ap.add_argument("--max-runs", type=int, default=12, help="successful (and failed) runs per input format")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--obs-chars", type=int, default=300)
     ap.add_argument("--jurors", default=JURORS)

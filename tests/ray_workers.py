@@ -35,3 +35,7 @@ class StandInPipeline:
 
 def make_pipeline(seed: int = 0, die_on: str | None = None, marker: str | None = None) -> StandInPipeline:
     return StandInPipeline(seed, die_on, marker)
+
+
+def broken_pipeline(message: str) -> StandInPipeline:
+    raise RuntimeError(message)

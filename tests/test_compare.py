@@ -116,3 +116,34 @@ def test_compare_with_a_model_that_is_not_installed_is_one_line(tmp_path):
     r = CliRunner().invoke(cli, ["eval", "judges", str(out), "-o", str(tmp_path / "e.json"), "--compare", "qwen-7b@verify"])
     assert r.exit_code == 1 and len(r.output.strip().splitlines()) == 1
     assert r.output.startswith("Error: unknown model 'qwen-7b' (known: ")
+
+
+@pytest.mark.real_model
+def test_written_thresholds_load_from_the_manifest_and_change_decisions(tmp_path, isolated_home):
+    from agenther_local.judges.manifest import get_manifest
+    from agenther_local.paths import shipped_models_dir, user_models_dir
+    from agenther_local.pipeline import PipelineOptions, build_pipeline
+
+    shipped = shipped_models_dir() / "smollm2-135m.toml"
+    before = shipped.read_bytes()
+    user = user_models_dir()
+    user.mkdir(parents=True, exist_ok=True)
+    (user / "smollm2-135m.toml").write_bytes(before)        # the user's copy takes the calibration
+    pairs = tmp_path / "pairs.jsonl"
+    CliRunner().invoke(cli, ["eval", "make-pairs", str(FIREACT), "-o", str(pairs), "--max-runs", "5",
+                             "--obs-chars", "200", "--seed", "4"])
+    r = CliRunner().invoke(cli, ["eval", "judges", str(pairs), "-o", str(tmp_path / "c.json"), "--compare",
+                                 "smollm2-135m@verify", "--constraint-models", "smollm2-135m", "--write-thresholds",
+                                 "--target-precision", "0.8"])
+    assert r.exit_code == 0, r.output
+    assert shipped.read_bytes() == before
+    result = json.loads((tmp_path / "c.json").read_text())
+    cal = get_manifest("smollm2-135m").threshold_for("verify")
+    assert cal.threshold == pytest.approx(result["configurations"]["smollm2-135m@verify"]["threshold"], abs=1e-6)
+    assert cal.pairs_sha256 == result["pairs_sha256"] and cal.n_pairs == result["pairs"]["calibration"]
+    assert get_manifest("smollm2-135m").threshold_for("constraint") is not None
+    pipe, _, _ = build_pipeline(PipelineOptions(jury="smollm2-135m"), Config())
+    juror = pipe.jury.jurors[0]
+    assert juror.threshold == cal.threshold and juror.threshold_source.startswith("calibrated")
+    p_yes = [row["p_yes"]["smollm2-135m@verify"] for row in result["rows"]]
+    assert any((p >= cal.threshold) != (p >= 0.5) for p in p_yes)     # the calibration changes votes

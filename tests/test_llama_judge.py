@@ -78,8 +78,14 @@ def test_constrained_json_parses_and_matches_its_schema(judge, prompts):
     assert isinstance(d["goal"], str) and len(d["goal"]) <= props["goal"]["maxLength"]
     assert isinstance(d["rationale"], str) and len(d["rationale"]) <= props["rationale"]["maxLength"]
     assert isinstance(d["valid"], bool)
-    assert isinstance(d["facts"], list) and len(d["facts"]) <= props["facts"]["maxItems"]
-    assert all(isinstance(f, int) and not isinstance(f, bool) for f in d["facts"])
+    cons = props["constraints"]
+    assert isinstance(d["constraints"], list) and 1 <= len(d["constraints"]) <= cons["maxItems"]
+    facts = cons["items"]["properties"]["facts"]
+    for c in d["constraints"]:
+        assert set(c) == {"part", "facts"} and isinstance(c["part"], str)
+        assert 1 <= len(c["facts"]) <= facts["maxItems"]
+        assert all(isinstance(f, int) and not isinstance(f, bool) for f in c["facts"])
+    assert list(d)[0] == "goal"                       # the goal is written before what it cites
     assert gen.completion_tokens > 0
 
 

@@ -30,6 +30,7 @@ OUTPUTS = ("sft.jsonl", "dpo.jsonl", "sharegpt.jsonl", "rejected.jsonl", "invali
 @pytest.fixture(scope="module")
 def cluster():
     path = os.pathsep.join([str(TESTS), str(ROOT), os.environ.get("PYTHONPATH", "")])
+    os.environ.setdefault("RAY_worker_niceness", "0")      # as RayEngine does for its local clusters
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
              runtime_env={"env_vars": {"PYTHONPATH": path}})
     yield
@@ -127,6 +128,16 @@ def test_real_models_on_two_actors_accept_what_the_local_engine_accepts(cluster,
     remote = CliRunner().invoke(cli, [*common, "-o", str(tmp_path / "ray"), "--engine", "ray", "--workers", "2"])
     assert local.exit_code == 0 and remote.exit_code == 0, (local.output, remote.output)
     assert outputs(tmp_path / "ray") == outputs(tmp_path / "local")
-    stats = json.loads((tmp_path / "ray" / "manifest.json").read_text())["engine"]
+    manifest = json.loads((tmp_path / "ray" / "manifest.json").read_text())
+    stats = manifest["engine"]
     assert stats["done_per_worker"] == [2, 2] and stats["cache"] == {"hits": 0, "misses": 0}
-    assert stats["timings"]["relabel"] > 0            # the models ran in the actors
+    assert manifest["timings"]["relabel"] > 0         # the models ran in the actors
+
+
+def test_a_worker_that_cannot_build_its_pipeline_stops_the_run_with_the_cause(cluster, tmp_path):
+    src = inputs(tmp_path)
+    engine = RayEngine(functools.partial(ray_workers.broken_pipeline, "model file missing on this node"), workers=1)
+    with pytest.raises(Exception) as e:
+        do_run(src, tmp_path / "out", engine)
+    assert "died 3 times" in str(e.value) and "model file missing on this node" in str(e.value)
+    assert (tmp_path / "out" / "journal.jsonl").exists()

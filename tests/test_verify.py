@@ -139,6 +139,13 @@ def test_a_value_is_linked_to_the_fact_its_claim_cites():
     assert by_text["2024-11-15"].facts == (1,)
 
 
+def test_a_claim_holds_a_value_only_as_a_whole_word():
+    v = verify_goal("Find the location of Vancouver, BC, CA",
+                    Trajectory("v", "g", (Step("", "geo", {}, "Vancouver, BC, CA: 49.28 N"),)),
+                    claims=[Claim("location", (49,), ())])
+    assert not v.accepted and v.reason == "'location' cites no verified fact"
+
+
 def test_a_value_found_outside_its_cited_facts_says_so():
     v = verify_goal("Find UA100", TWO_STEPS, claims=[Claim("Find UA100", (1,), (0,))])
     assert v.accepted and "(not a cited fact)" in v.constraints[0].detail

@@ -147,9 +147,11 @@ def _compare(pairs_file, pairs, output, jurors_spec, constraint_spec, target_pre
         click.echo(line)
     click.echo(f"written to {output}")
     if write_thresholds:
-        for j in jurors:
-            c = result["configurations"][j]
-            name, _, prompt = j.partition("@")
+        # each juror's holistic θ, and each constraint model's θ for the narrow questions
+        fitted = [(j, j) for j in jurors] + [(f"{m}@constraint", f"evidence[{m}]") for m in models]
+        for juror_id, config_name in fitted:
+            c = result["configurations"][config_name]
+            name, _, prompt = juror_id.partition("@")
             m = get_manifest(name)
             write_calibration(m, Calibration(prompt, c["threshold"], target_precision, digest,
                                              datetime.date.today().isoformat(), result["pairs"]["calibration"],

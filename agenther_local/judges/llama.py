@@ -215,7 +215,7 @@ class LlamaJudge:
         from llama_cpp import LlamaGrammar
 
         m = self._model()
-        key = json.dumps(schema, sort_keys=True)
+        key = json.dumps(schema)     # not sorted: the model writes the properties in the schema's order
         if key not in self._grammars:
             self._grammars[key] = LlamaGrammar.from_json_schema(key, verbose=False)
         toks = self.tokens(prompt)

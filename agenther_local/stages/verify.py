@@ -75,7 +75,8 @@ class Claim:
     steps: tuple[int, ...]
 
     def holds_value(self, s: Specific) -> bool:
-        return s.text.casefold() in self.text.casefold()
+        """Does this claim state the specific (as a whole word: "CA" is not in "location")?"""
+        return re.search(r"(?<!\w)" + re.escape(s.text) + r"(?!\w)", self.text, re.IGNORECASE) is not None
 
 
 def is_narrow(s: Specific) -> bool:
