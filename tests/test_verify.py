@@ -1,6 +1,7 @@
 """Evidence-linked verification (stages/verify.py) and `agenther-local verify`."""
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -167,6 +168,30 @@ def test_no_narrow_question_once_a_value_has_failed():
     v = verify_goal("Fly from Boston to Denver for $5", FLIGHT, j)
     assert not v.accepted and not judge.asked()
     assert "not asked" in next(c for c in v.constraints if c.text == "Boston").detail
+
+
+def test_a_question_the_run_never_answered_fails_without_a_model():
+    halted = dataclasses.replace(FLIGHT, final_answer="")
+    j, judge = juror(0.99)
+    v = verify_goal("Which flight from Boston to DEN costs $228.10?", halted, j)
+    assert not v.accepted and not judge.asked()
+    assert v.reason.endswith("'Which flight from Boston to DEN costs $228.10?' is never answered: "
+                             "the run ended without a final answer")
+    assert [c.method for c in v.constraints] == ["unmatched", "value_match", "value_match", "unanswered"]
+    assert "not asked, the goal already fails on its unanswered question" in v.constraints[0].detail
+    # the same values as a task, or the same question answered, do not need it
+    assert verify_goal("Find the flight from BOS to DEN for $228.10", halted).accepted
+    assert verify_goal("Which flight from BOS to DEN costs $228.10?", FLIGHT).accepted
+
+
+def test_halted_react_questions_from_the_fixtures_are_rejected_as_unanswered():
+    from agenther_local.adapters import read
+    src = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "react_hotpotqa" / "react_base_100_questions_5_trials.txt"
+    halted = [t for _, t in read(src) if isinstance(t, Trajectory) and t.metadata.get("section") == "HALTED"][:5]
+    assert len(halted) == 5
+    for t in halted:
+        v = verify_goal(t.goal, t)
+        assert not v.accepted and v.constraints[-1].method == "unanswered", (t.id, v.reason)
 
 
 def test_cli_prints_each_constraint_and_json(tmp_path):

@@ -10,7 +10,9 @@ names). Each is checked in this order:
    "Do these observations show that <clause>?", over the tool outputs most related to the
    clause, scored by P(yes) against that juror's calibrated threshold.
 Numbers, money, dates and times never go to a model: a changed value is rejected by step 1.
-A goal is accepted only if every constraint holds. Evidence is tool output only: the user's
+A goal that asks a question also needs an answer: if the run ended without a final answer
+(a ReAct run that HALTED, a ToolBench run that gave up), the question was never answered, and
+no value match can change that. A goal is accepted only if every constraint holds. Evidence is tool output only: the user's
 turns, the agent's thoughts and its final message are context, never evidence (SPEC).
 
 A relabeled goal also comes with the writer's claims: the parts of the goal, each citing the
@@ -86,6 +88,46 @@ def is_narrow(s: Specific) -> bool:
     [False, True, True, False]
     """
     return s.kind == "entity" or (s.kind == "code" and not any(ch.isdigit() for ch in s.text))
+
+
+_SENTENCE_END = re.compile(r"(?<=[.?!])\s+(?=[\"'(]?[A-Z])")
+_INTERROGATIVE = re.compile(r"(?i)(?:what|which|who|whom|whose|when|where|why|how|is|are|was|were|do|does|did|"
+                            r"can|could|would|will)\b")
+_PREPOSITION_WHAT = re.compile(r"(?i)\b(?:in|for|of|on|at|by|from|with|to|during|since|after|before) what\b")
+
+
+def asked_question(goal: str) -> str | None:
+    """The first sentence of `goal` that asks a question (at least three words), if any: it
+    ends with "?", or, unpunctuated as many dataset questions are, opens with an interrogative
+    word or asks "in what ...". ("When the agent asks, say no." is an instruction.)
+
+    >>> asked_question("I need news in French. Can you list the top stories? Thanks.")
+    'Can you list the top stories?'
+    >>> asked_question("when was the stunt performer born")
+    'when was the stunt performer born'
+    >>> asked_question("The town was destroyed in what year")
+    'The town was destroyed in what year'
+    >>> [asked_question(g) for g in ("Find the cheapest flight (any airline?) to Denver", "Book UA100 for $228.10.",
+    ...                               "When the agent asks, say no.")]
+    [None, None, None]
+    """
+    for sentence in _SENTENCE_END.split(goal.strip()):
+        q = sentence.strip()
+        if len(q.split()) < 3:
+            continue
+        end = q.rstrip("\"'”’) ")[-1:]
+        if end == "?" or end not in ".!" and (_INTERROGATIVE.match(q) or _PREPOSITION_WHAT.search(q)):
+            return q
+    return None
+
+
+def _unanswered(goal: str, traj: Trajectory) -> Constraint | None:
+    """A question the run never answered: the run ended with no final answer."""
+    q = asked_question(goal)
+    if q is None or traj.final_answer.strip():
+        return None
+    return Constraint(q, "answer", q, "unanswered", False, (),
+                      "the goal asks a question and the run ended without a final answer")
 
 
 def clause_of(goal: str, s: Specific) -> str:
@@ -167,7 +209,10 @@ def verify_goal(goal: str, traj: Trajectory, juror: Juror | None = None, prompts
                                     f"{s.text!r} found in the output of step {step}{cited} as {obs[a:b]!r}",
                                     facts=claim.facts if claim else ())
     # A value no tool output shows already decides the goal: no model is asked about the rest.
-    hard = [s.text for n, s in enumerate(specifics) if n not in matched and not is_narrow(s)]
+    hard = [repr(s.text) for n, s in enumerate(specifics) if n not in matched and not is_narrow(s)]
+    unanswered = _unanswered(goal, traj)
+    if unanswered is not None:
+        hard.append("its unanswered question")
     out: list[Constraint] = []
     for n, s in enumerate(specifics):
         clause = clause_of(goal, s)
@@ -176,17 +221,21 @@ def verify_goal(goal: str, traj: Trajectory, juror: Juror | None = None, prompts
         elif not is_narrow(s):
             out.append(Constraint(s.text, s.kind, clause, "unmatched", False, (), "no tool output shows this value"))
         elif juror is None or hard:
-            why = (f"no tool output shows it; not asked, the goal already fails on {hard[0]!r}" if hard else
+            why = (f"no tool output shows it; not asked, the goal already fails on {hard[0]}" if hard else
                    "no tool output shows it and no constraint juror was given")
             out.append(Constraint(s.text, s.kind, clause, "unmatched", False, (), why))
         else:
             out.append(_narrow(s, clause, traj, juror, prompts, claim_of[n]))
     out += [_cited(c, traj) for c in claims if not any(c.holds_value(s) for s in specifics)]
+    if unanswered is not None:
+        out.append(unanswered)
     failed = [c for c in out if not c.holds]
     if failed:
-        shown = [c for c in failed if c.method != "uncited"]
+        shown = [c for c in failed if c.method not in ("uncited", "unanswered")]
         parts = (["not shown by any tool output: " + ", ".join(f"{c.text!r} ({c.method})" for c in shown)] if shown else [])
         parts += [f"{c.text!r} cites no verified fact" for c in failed if c.method == "uncited"]
+        parts += [f"{c.text!r} is never answered: the run ended without a final answer"
+                  for c in failed if c.method == "unanswered"]
         reason = "; ".join(parts)
         return Verification(False, tuple(out), reason)
     if not out:
