@@ -33,11 +33,15 @@ Row = dict[str, Any]
 
 def score_pairs(pairs: Sequence[Pair], judges: dict[str, Judge], jurors: Sequence[str], constraint_models: Sequence[str],
                 prompts: Prompts, embedder: Any, gate_cfg: Any, detect_cfg: Any,
-                progress: Callable[[int], None] | None = None) -> list[Row]:
+                progress: Callable[[int], None] | None = None, obs_chars: int | None = None) -> list[Row]:
     """Every model answer and deterministic check the comparison needs, one row per pair.
 
-    `jurors` are "model@prompt" ids; `judges` maps model names to loaded judges.
+    `jurors` are "model@prompt" ids; `judges` maps model names to loaded judges. With
+    `obs_chars`, the holistic jurors see each observation cut to that many characters (speed);
+    the deterministic checks and the narrow questions always read the whole tool outputs.
     """
+    from .judges.context import cap_observations
+
     asked = {}
     for jid in jurors:
         model, _, prompt = jid.partition("@")
@@ -53,10 +57,11 @@ def score_pairs(pairs: Sequence[Pair], judges: dict[str, Judge], jurors: Sequenc
     for members in groups.values():
         for i in members:
             by_index[i] = _checks(pairs[i], judges, constraint_models, prompts, embedder, gate_cfg, detect_cfg)
+        seen = {i: cap_observations(pairs[i].traj, obs_chars)[0] if obs_chars else pairs[i].traj for i in members}
         for jid, juror in asked.items():
             for i in members:
                 t0 = time.perf_counter()
-                by_index[i]["p_yes"][jid] = asker.ask(juror, pairs[i].traj, pairs[i].goal).p_yes
+                by_index[i]["p_yes"][jid] = asker.ask(juror, seen[i], pairs[i].goal).p_yes
                 by_index[i]["seconds"][jid] = time.perf_counter() - t0
         if progress:
             progress(len(members))

@@ -39,7 +39,8 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--max-runs", type=int, default=12, help="successful (and failed) runs per input format")
     ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--obs-chars", type=int, default=300)
+    ap.add_argument("--obs-chars", type=int, default=300, help="observation characters the holistic jurors see "
+                    "(the evidence checks read whole tool outputs)")
     ap.add_argument("--jurors", default=JURORS)
     ap.add_argument("--constraint-models", default=CONSTRAINT_MODELS)
     ap.add_argument("--target-precision", type=float, default=0.9)
@@ -49,11 +50,11 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     pairs, result = args.out / "pairs.jsonl", args.out / "label_quality.json"
     subprocess.run([*CLI, "eval", "make-pairs", *inputs(), "--branches", "-o", str(pairs), "--seed", str(args.seed),
-                    "--max-runs", str(args.max_runs), "--obs-chars", str(args.obs_chars)], check=True,
-                   stdout=sys.stderr)
+                    "--max-runs", str(args.max_runs)], check=True, stdout=sys.stderr)
     t0 = time.perf_counter()
     subprocess.run([*CLI, "eval", "judges", str(pairs), "-o", str(result), "--compare", args.jurors,
                     "--constraint-models", args.constraint_models, "--target-precision", str(args.target_precision),
+                    "--obs-chars", str(args.obs_chars),
                     *(["--write-thresholds"] if args.write_thresholds else [])], check=True, stdout=sys.stderr)
     full = json.loads(result.read_text())
     summary = {k: v for k, v in full.items() if k != "rows"}

@@ -99,6 +99,22 @@ def test_score_pairs_asks_every_juror_once_per_pair_and_checks_values_without_a_
     assert perturbed and all(not r["narrow"] for r in perturbed)      # a changed value asks no model
 
 
+def test_obs_chars_cuts_what_the_jurors_read_never_what_the_evidence_check_reads():
+    from agenther_local.evaluate import Pair
+    from agenther_local.trajectory import Step
+    far = "x" * 300 + " the fare was $228.10 on DL2210 " + "y" * 300     # the cut keeps head and tail
+    traj = Trajectory("t", "Book a flight", (Step("", "search", {}, far),), final_answer="Booked DL2210")
+    pairs = [Pair("t:positive", "positive", True, "Book DL2210 for $228.10", traj, "", "test")]
+    judge = ScriptedJudge(id="j").enqueue_p_yes("verify", 0.5, 0.5)
+    cfg = Config()
+    cut = score_pairs(pairs, {"j": judge}, ["j@verify"], [], Prompts(), FakeEmbedder(), cfg.gates, cfg.detect,
+                      obs_chars=100)
+    whole = score_pairs(pairs, {"j": judge}, ["j@verify"], [], Prompts(), FakeEmbedder(), cfg.gates, cfg.detect)
+    prompts = [c.prompt.user for c in judge.asked(name="verify")]
+    assert "the fare was $228.10" not in prompts[0] and "the fare was $228.10" in prompts[1]
+    assert cut[0]["values_accept"] and cut[0]["grounded"] and whole[0]["values_accept"]
+
+
 def test_compare_needs_both_splits(tmp_path):
     out = tmp_path / "pairs.jsonl"
     CliRunner().invoke(cli, ["eval", "make-pairs", str(FIREACT), "-o", str(out), "--max-runs", "3"])

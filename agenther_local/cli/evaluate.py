@@ -72,11 +72,14 @@ def make_pairs_cmd(inputs, output, source_format, seed, max_runs, obs_chars, bra
               help="With --compare: models asked the narrow per-constraint questions.")
 @click.option("--write-thresholds", is_flag=True,
               help="With --compare: store each juror's calibrated θ in its model manifest.")
+@click.option("--obs-chars", type=click.IntRange(min=50), default=None,
+              help="With --compare: the holistic jurors see observations cut to N characters (the evidence "
+                   "checks always read them whole).")
 def judges_cmd(pairs_file, output, jury, rule, gates, target_precision, split, accept_threshold, compare_jurors,
-               constraint_models, write_thresholds):
+               constraint_models, write_thresholds, obs_chars):
     """Run gates + jury on every pair; write precision, recall, AUC, ECE, κ, cost per kind."""
     from ..config import Config
-    from ..errors import AgentherError
+    from ..errors import AgentherError, ConfigError
     from ..evaluate import evaluate_jury, read_pairs
     from ..jsonl import write_json_atomic
     from ..pipeline import PipelineOptions, build_pipeline
@@ -88,8 +91,11 @@ def judges_cmd(pairs_file, output, jury, rule, gates, target_precision, split, a
         raise AgentherError(f"{pairs_file}: no positive pair{' in the ' + split + ' split' if split != 'all' else ''}; "
                             "precision and recall need positives")
     if compare_jurors is not None:
-        _compare(pairs_file, pairs, output, compare_jurors, constraint_models, target_precision, write_thresholds)
+        _compare(pairs_file, pairs, output, compare_jurors, constraint_models, target_precision, write_thresholds,
+                 obs_chars)
         return
+    if obs_chars:
+        raise ConfigError("--obs-chars applies to --compare only")
     pipe, judges, _ = build_pipeline(PipelineOptions(jury=jury, rule=rule, rule_based=True,
                                                      accept_threshold=accept_threshold), Config())
     result = evaluate_jury(pairs, pipe, judges, gates=gates, target_precision=target_precision)
@@ -101,7 +107,8 @@ def judges_cmd(pairs_file, output, jury, rule, gates, target_precision, split, a
         click.echo(f"  {kind:<12} n={k['n']:<4} precision {k['precision']:.3f} recall {k['recall']:.3f} AUC {k['auc']:.3f}")
 
 
-def _compare(pairs_file, pairs, output, jurors_spec, constraint_spec, target_precision, write_thresholds) -> None:
+def _compare(pairs_file, pairs, output, jurors_spec, constraint_spec, target_precision, write_thresholds,
+             obs_chars=None) -> None:
     import datetime
     import hashlib
 
@@ -134,7 +141,7 @@ def _compare(pairs_file, pairs, output, jurors_spec, constraint_spec, target_pre
     bar_factory = progress_factory(False, unit="pair", desc="judge")
     bar = bar_factory(len(pairs)) if bar_factory else None
     rows = score_pairs(pairs, judges, jurors, models, prompts, SentenceEmbedder(), cfg.gates, cfg.detect,
-                       bar.update if bar else None)
+                       bar.update if bar else None, obs_chars)
     if bar:
         bar.close()
     result = compare(rows, jurors, models, target_precision)
@@ -142,6 +149,7 @@ def _compare(pairs_file, pairs, output, jurors_spec, constraint_spec, target_pre
     result["pairs_file"] = str(pairs_file)
     digest = hashlib.sha256(pairs_file.read_bytes()).hexdigest()
     result["pairs_sha256"] = digest
+    result["juror_obs_chars"] = obs_chars
     write_json_atomic(output, result)
     for line in table(result):
         click.echo(line)
