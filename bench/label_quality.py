@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 FIX = ROOT.parent / "shared" / "fixtures"
 CLI = [sys.executable, "-m", "agenther_local"]
 JURORS = ("qwen2.5-coder-0.5b@verify,qwen2.5-coder-0.5b@verify_parts,"
-          "qwen2.5-coder-1.5b@verify,smollm2-135m@verify")
+          "qwen2.5-coder-1.5b@verify,qwen2.5-coder-1.5b@verify_goal_first,smollm2-135m@verify")
 CONSTRAINT_MODELS = "qwen2.5-coder-0.5b,qwen2.5-coder-1.5b"
 
 

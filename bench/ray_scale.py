@@ -5,8 +5,9 @@ model call is made), into a fresh OUTDIR, as a user would:
 
     agenther-local run IN -o OUT --jury fast --no-cache [--engine ray --workers N --cpus-per-worker C]
 
-and prints JSON: wall seconds, trajectories per minute, accepted set (must be the same for
-every engine), and each engine's per-worker counts. On this 2-core machine the workers share
+and prints JSON: wall seconds, trajectories per minute, accepted set and every record's
+decision and written goals (must be the same for every engine), and each engine's per-worker
+counts. On this 2-core machine the workers share
 two cores, so more workers cannot add compute: the numbers show the engine's overhead and
 that the results do not change. On a cluster, throughput grows with the number of actors as
 long as trajectories outnumber them (each actor loads its models once; the driver only reads
@@ -34,6 +35,14 @@ def accepted(out: Path) -> list[str]:
     return sorted(r["metadata"]["trajectory_id"] for r in rows)
 
 
+def decisions(out: Path) -> list[list]:
+    """Every record's outcome: id, status, which stage decided, and each goal the writer tried."""
+    from agenther_local.runner import rejection_key
+    entries = [json.loads(line) for line in (out / "journal.jsonl").read_text().splitlines() if line.strip()]
+    return sorted([e.get("id", e["key"]), e["status"], rejection_key(e),
+                   [a.get("goal", "") for a in (e.get("relabel") or {}).get("attempts", [])]] for e in entries)
+
+
 def one(src: Path, out: Path, extra: list[str]) -> dict:
     t0 = time.perf_counter()
     subprocess.run([*CLI, "run", str(src), "-o", str(out), "--jury", "fast", "--no-cache", "--no-report", "--quiet",
@@ -42,7 +51,7 @@ def one(src: Path, out: Path, extra: list[str]) -> dict:
     manifest = json.loads((out / "manifest.json").read_text())
     n = manifest["summary"]["read"]
     return {"wall_seconds": round(wall, 1), "trajectories": n, "per_minute": round(60 * n / wall, 2),
-            "accepted": accepted(out), "engine": {k: v for k, v in manifest["engine"].items() if k != "timings"}}
+            "accepted": accepted(out), "decisions": decisions(out), "engine": {k: v for k, v in manifest["engine"].items() if k != "timings"}}
 
 
 def main() -> None:
@@ -64,8 +73,11 @@ def main() -> None:
             extra += ["--address", args.address]
         results[f"ray_{n}"] = one(src, tmp / f"ray{n}", extra)
     same = all(r["accepted"] == results["local"]["accepted"] for r in results.values())
+    same_decisions = all(r["decisions"] == results["local"]["decisions"] for r in results.values())
+    for r in results.values():
+        r["decisions"] = [d[:3] for d in r["decisions"]]          # the goals were compared; keep the JSON short
     print(json.dumps({"input": str(args.input), "limit": args.limit, "same_accepted_set": same,
-                      "results": results}, indent=1))
+                      "same_decisions_and_goals": same_decisions, "results": results}, indent=1))
     shutil.rmtree(tmp, ignore_errors=True)
 
 
