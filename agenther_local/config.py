@@ -94,7 +94,8 @@ JURY_PRESETS: dict[str, dict] = {
     # perturbed 0.90, unmet original 0.72); every vote with the 0.5B or SmolLM2 (majority,
     # strongest, all) accepted no test positive, and the quality-weighted mean did no better
     # than the 1.5B alone. So "strong" is the calibrated 1.5B as single judge (writer, self-check
-    # and narrow constraint questions), behind the gates and per-constraint verification.
+    # and narrow constraint questions), behind the gates and per-constraint verification: test
+    # precision 1.00 (0 of 31 false goals) at recall 0.25 (2 of 8 true goals).
     "strong": {"writer": "qwen2.5-coder-1.5b", "rule": "majority", "jurors": [], "stages": "rule"},
 }
 DEFAULT_JURY = "fast"

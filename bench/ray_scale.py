@@ -38,9 +38,10 @@ def accepted(out: Path) -> list[str]:
 def decisions(out: Path) -> list[list]:
     """Every record's outcome: id, status, which stage decided, and each goal the writer tried."""
     from agenther_local.runner import rejection_key
-    entries = [json.loads(line) for line in (out / "journal.jsonl").read_text().splitlines() if line.strip()]
+    entries = [e for line in (out / "journal.jsonl").read_text().splitlines() if line.strip()
+               for e in [json.loads(line)] if "key" in e]          # the first line is the header
     return sorted([e.get("id", e["key"]), e["status"], rejection_key(e),
-                   [a.get("goal", "") for a in (e.get("relabel") or {}).get("attempts", [])]] for e in entries)
+                   [a.get("goal") or "" for a in (e.get("relabel") or {}).get("attempts", [])]] for e in entries)
 
 
 def one(src: Path, out: Path, extra: list[str]) -> dict:

@@ -250,3 +250,19 @@ def test_verify_all_prints_one_line_per_present_model(tmp_path, home, smol_file,
     assert result.stdout == f"{SMOL}: ok (sha256 {SMOL_SHA[:12]}…, {smol_file})\n"
     assert result.stderr == (f"Error: model 'bad-sha' ({bad}): {link} has sha256 {SMOL_SHA[:12]}…, "
                              "expected 000000000000…; the file is corrupt or not this model\n")
+
+
+def test_rewriting_a_calibration_replaces_it_in_place(isolated_home):
+    from agenther_local.paths import shipped_models_dir, user_models_dir
+    user = user_models_dir()
+    user.mkdir(parents=True, exist_ok=True)
+    path = user / "qwen2.5-coder-1.5b.toml"
+    path.write_bytes((shipped_models_dir() / "qwen2.5-coder-1.5b.toml").read_bytes())   # three calibrations
+    cal = mf.Calibration("verify", 0.7, 0.9, "a" * 64, "2026-11-26", 10, 1.0, 0.5)
+    mf.write_calibration(mf.get_manifest("qwen2.5-coder-1.5b"), cal)
+    once = path.read_text()
+    mf.write_calibration(mf.get_manifest("qwen2.5-coder-1.5b"), cal)
+    assert path.read_text() == once and "\n\n\n" not in once
+    m = mf.get_manifest("qwen2.5-coder-1.5b")
+    assert m.threshold_for("verify").threshold == 0.7 and once.count('prompt = "verify"') == 1
+    assert m.threshold_for("constraint") is not None

@@ -294,4 +294,5 @@ def write_calibration(m: Manifest, cal: Calibration) -> None:
              f'date = "{cal.date}"\nn_pairs = {cal.n_pairs}\nprecision = {cal.precision:.3f}\n'
              f'recall = {cal.recall:.3f}\n')
     text = re.sub(r'\n\[\[calibration\]\]\nprompt = "' + re.escape(cal.prompt) + r'"\n(?:[a-z_0-9]+ = .*\n)*', "\n", text)
+    text = re.sub(r"\n{3,}", "\n\n", text)        # a block taken from the middle leaves no gap behind
     m.manifest_path.write_text(text.rstrip("\n") + "\n" + block, encoding="utf-8")
