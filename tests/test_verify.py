@@ -163,6 +163,16 @@ def test_a_claim_citing_no_verified_fact_fails_the_goal():
     assert claim.method == "cited" and claim.evidence[0]["step"] == 1 and claim.facts == (2,)
 
 
+def test_a_writer_part_that_is_not_part_of_the_goal_fails_it():
+    # seen on the demo: a 0.5B writer numbered its parts "1", "2", ... and cited facts for each
+    goal = "Find where legacy authentication is called"
+    junk = [Claim("1", (1,), (0,)), Claim("2", (2,), (0,))]
+    v = verify_goal(goal, TWO_STEPS, claims=junk)
+    assert not v.accepted and {c.method for c in v.constraints} == {"not_in_goal"}
+    assert v.reason == "the writer's part '1' is not a part of the goal; the writer's part '2' is not a part of the goal"
+    assert verify_goal(goal, TWO_STEPS, claims=[Claim("legacy authentication", (1,), (0,))]).accepted
+
+
 def test_no_narrow_question_once_a_value_has_failed():
     j, judge = juror(0.99)
     v = verify_goal("Fly from Boston to Denver for $5", FLIGHT, j)

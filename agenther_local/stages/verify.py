@@ -161,8 +161,16 @@ def _related_steps(traj: Trajectory, clause: str) -> list[dict[str, Any]]:
     return [{"step": i + 1, "text": obs[:per]} for _, _, i, obs in scored[:MAX_EVIDENCE_STEPS]]
 
 
-def _cited(c: Claim, traj: Trajectory) -> Constraint:
-    """A claim with no checkable value: it holds only by citing a verified fact."""
+def _words(text: str) -> set[str]:
+    return {w for w in re.findall(r"[^\W\d_]{3,}", text.lower())}
+
+
+def _cited(c: Claim, traj: Trajectory, goal: str) -> Constraint:
+    """A claim with no checkable value: it holds only by being a part of the goal (sharing a
+    word with it: a writer's "1" or "part 2" is not) and citing a verified fact."""
+    if not _words(c.text) & _words(goal):
+        return Constraint(c.text, "claim", c.text, "not_in_goal", False, (), "is not a part of the goal",
+                          facts=c.facts)
     if not c.steps:
         return Constraint(c.text, "claim", c.text, "uncited", False, (), "cites no verified fact", facts=c.facts)
     ev = tuple({"step": st, "text": traj.steps[st].observation[:200]} for st in c.steps)
@@ -226,14 +234,15 @@ def verify_goal(goal: str, traj: Trajectory, juror: Juror | None = None, prompts
             out.append(Constraint(s.text, s.kind, clause, "unmatched", False, (), why))
         else:
             out.append(_narrow(s, clause, traj, juror, prompts, claim_of[n]))
-    out += [_cited(c, traj) for c in claims if not any(c.holds_value(s) for s in specifics)]
+    out += [_cited(c, traj, goal) for c in claims if not any(c.holds_value(s) for s in specifics)]
     if unanswered is not None:
         out.append(unanswered)
     failed = [c for c in out if not c.holds]
     if failed:
-        shown = [c for c in failed if c.method not in ("uncited", "unanswered")]
+        shown = [c for c in failed if c.method not in ("uncited", "unanswered", "not_in_goal")]
         parts = (["not shown by any tool output: " + ", ".join(f"{c.text!r} ({c.method})" for c in shown)] if shown else [])
         parts += [f"{c.text!r} cites no verified fact" for c in failed if c.method == "uncited"]
+        parts += [f"the writer's part {c.text!r} is not a part of the goal" for c in failed if c.method == "not_in_goal"]
         parts += [f"{c.text!r} is never answered: the run ended without a final answer"
                   for c in failed if c.method == "unanswered"]
         reason = "; ".join(parts)
