@@ -78,8 +78,10 @@ def main() -> None:
     for r in results.values():
         r["decisions"] = [d[:3] for d in r["decisions"]]          # the goals were compared; keep the JSON short
     print(json.dumps({"input": str(args.input), "limit": args.limit, "same_accepted_set": same,
-                      "same_decisions_and_goals": same_decisions, "results": results}, indent=1))
-    shutil.rmtree(tmp, ignore_errors=True)
+                      "same_decisions_and_goals": same_decisions, "outputs": str(tmp) if not same_decisions else None,
+                      "results": results}, indent=1))
+    if same_decisions:          # a difference keeps every run's outputs for a look
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":
