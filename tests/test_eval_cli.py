@@ -52,11 +52,12 @@ def test_eval_judges_refuses_a_file_without_positives(tmp_path):
     assert r.output.strip() == f"Error: {neg}: no positive pair; precision and recall need positives"
 
 
-def test_eval_judges_with_a_model_that_is_not_installed_is_one_line(tmp_path):
+@pytest.mark.parametrize("option", [["--jury", "qwen-7b"], ["--compare", "qwen-7b@verify"]])
+def test_eval_judges_with_a_model_that_is_not_installed_is_one_line(tmp_path, option):
     out = tmp_path / "pairs.jsonl"
-    CliRunner().invoke(cli, ["eval", "make-pairs", str(FIREACT), "-o", str(out), "--max-runs", "3"])
-    r = CliRunner().invoke(cli, ["eval", "judges", str(out), "-o", str(tmp_path / "e.json"), "--jury", "qwen-7b"])
-    assert r.exit_code == 1
+    CliRunner().invoke(cli, ["eval", "make-pairs", str(FIREACT), "-o", str(out), "--max-runs", "6"])
+    r = CliRunner().invoke(cli, ["eval", "judges", str(out), "-o", str(tmp_path / "e.json"), *option])
+    assert r.exit_code == 1 and len(r.output.strip().splitlines()) == 1
     assert r.output.startswith("Error: unknown model 'qwen-7b' (known: ")
 
 
