@@ -12,8 +12,9 @@ names). Each is checked in this order:
 Numbers, money, dates and times never go to a model: a changed value is rejected by step 1.
 A goal that asks a question also needs an answer: if the run ended without a final answer
 (a ReAct run that HALTED, a ToolBench run that gave up), the question was never answered, and
-no value match can change that. A goal is accepted only if every constraint holds. Evidence is tool output only: the user's
-turns, the agent's thoughts and its final message are context, never evidence (SPEC).
+no value match can change that. A goal is accepted only if every constraint holds. Evidence
+is tool output only: the user's turns, the agent's thoughts and its final message are
+context, never evidence (SPEC).
 
 A relabeled goal also comes with the writer's claims: the parts of the goal, each citing the
 verified facts (and so the tool steps) it rests on. A specific is looked for in its claim's
@@ -79,6 +80,13 @@ class Claim:
     def holds_value(self, s: Specific) -> bool:
         """Does this claim state the specific (as a whole word: "CA" is not in "location")?"""
         return re.search(r"(?<!\w)" + re.escape(s.text) + r"(?!\w)", self.text, re.IGNORECASE) is not None
+
+
+# Why a constraint that is not about a value fails, by its method (value constraints are
+# listed together as "not shown by any tool output").
+_FAILURE = {"uncited": "{!r} cites no verified fact",
+            "not_in_goal": "the writer's part {!r} is not a part of the goal",
+            "unanswered": "{!r} is never answered: the run ended without a final answer"}
 
 
 def is_narrow(s: Specific) -> bool:
@@ -239,12 +247,9 @@ def verify_goal(goal: str, traj: Trajectory, juror: Juror | None = None, prompts
         out.append(unanswered)
     failed = [c for c in out if not c.holds]
     if failed:
-        shown = [c for c in failed if c.method not in ("uncited", "unanswered", "not_in_goal")]
+        shown = [c for c in failed if c.method not in _FAILURE]
         parts = (["not shown by any tool output: " + ", ".join(f"{c.text!r} ({c.method})" for c in shown)] if shown else [])
-        parts += [f"{c.text!r} cites no verified fact" for c in failed if c.method == "uncited"]
-        parts += [f"the writer's part {c.text!r} is not a part of the goal" for c in failed if c.method == "not_in_goal"]
-        parts += [f"{c.text!r} is never answered: the run ended without a final answer"
-                  for c in failed if c.method == "unanswered"]
+        parts += [_FAILURE[m].format(c.text) for m in _FAILURE for c in failed if c.method == m]
         reason = "; ".join(parts)
         return Verification(False, tuple(out), reason)
     if not out:
