@@ -204,6 +204,50 @@ def test_halted_react_questions_from_the_fixtures_are_rejected_as_unanswered():
         assert not v.accepted and v.constraints[-1].method == "unanswered", (t.id, v.reason)
 
 
+def test_a_superlative_over_a_partial_listing_fails_without_a_model():
+    """demo11: the search showed 3 of 148 products; `--jury strong` accepted "Which headphones
+    have the longest battery life and are quick chargeable?" before this check existed."""
+    run = Trajectory.from_dict(DEMO["demo11_headphones_offtopic"])
+    j, judge = juror(0.99)
+    v = verify_goal("Which headphones have the longest battery life and are quick chargeable?", run, j)
+    assert not v.accepted and not judge.asked()
+    (c,) = v.constraints
+    assert (c.text, c.method, c.evidence[0]["step"]) == ("longest", "partial_view", 0)
+    assert "showing 3 of 148" in c.evidence[0]["text"] and "showing 3 of 148" in c.detail
+    assert v.reason == "'longest' compares over a set of which the run saw only part"
+    # limited to what was shown, or with no superlative, the same claim holds
+    assert verify_goal("Which of the three headphones listed has the longest battery life?", run).accepted
+    assert verify_goal("Which headphones have a battery life of up to 60 hours?", run).accepted
+    # a value the run did show does not rescue the superlative, and no name is asked about
+    v = verify_goal("Is the Sennheiser Momentum 4 the headphone with the longest battery life, 60 hours?", run, j)
+    assert not v.accepted and not judge.asked() and v.constraints[-1].method == "partial_view"
+
+
+def test_a_superlative_over_what_the_run_compared_holds():
+    """demo01 opened 2 of 212 search results: the cheapest of the suppliers it compared is a true
+    goal (the paper's relabel), the lowest price of copper wire anywhere is not (strong wrote it)."""
+    assert verify_goal("Compare copper wire suppliers by price per kg and minimum order quantity, and report "
+                       "the cheapest one that accepts orders below 100 kg.", copper()).accepted
+    v = verify_goal("Find the lowest price of bare copper wire for 1.5 to 4 mm solid bare copper, excluding MOQ, "
+                    "and the corresponding minimum order quantity", copper())
+    assert not v.accepted and v.constraints[-1].detail.endswith("shows only part of it ('Results 1-3 of 212')")
+
+
+@pytest.mark.parametrize("listing, partial", [
+    ("Results 1-3 of 212 for 'bare copper wire'", True),
+    ("Results 1-4 of 4", False),
+    ("Page 2 of 9", True),
+    ("page 1 of 1", False),
+    ('{"items": [1, 2], "has_more": true}', True),
+    ('{"items": [1, 2], "has_more": false}', False),
+    ("returned 5 of 5 matches", False),
+    ("4 suppliers (sorted by price)", False),
+])
+def test_partial_listings_are_recognised(listing, partial):
+    run = Trajectory("p", "g", (Step("", "search", {}, listing + " cheapest widget $4"),), final_answer="$4")
+    assert verify_goal("Find the cheapest widget", run).accepted is not partial
+
+
 def test_cli_prints_each_constraint_and_json(tmp_path):
     p = write_run(tmp_path)
     res = CliRunner().invoke(cli, ["verify", "--goal", "Which flight from BOS to DEN costs $228.10?", "--trajectory", str(p)])

@@ -12,7 +12,11 @@ names). Each is checked in this order:
 Numbers, money, dates and times never go to a model: a changed value is rejected by step 1.
 A goal that asks a question also needs an answer: if the run ended without a final answer
 (a ReAct run that HALTED, a ToolBench run that gave up), the question was never answered, and
-no value match can change that. A goal is accepted only if every constraint holds. Evidence
+no value match can change that. A superlative ("the cheapest", "the longest battery life")
+compares over a set: when a tool output says it shows only part of its results ("showing 3
+of 148 products", "page 1 of 9"), the run never saw the whole set, and the superlative fails
+unless the goal limits it to what was shown ("of the three listed"). A goal is accepted only
+if every constraint holds. Evidence
 is tool output only: the user's turns, the agent's thoughts and its final message are
 context, never evidence (SPEC).
 
@@ -86,7 +90,8 @@ class Claim:
 # listed together as "not shown by any tool output").
 _FAILURE = {"uncited": "{!r} cites no verified fact",
             "not_in_goal": "the writer's part {!r} is not a part of the goal",
-            "unanswered": "{!r} is never answered: the run ended without a final answer"}
+            "unanswered": "{!r} is never answered: the run ended without a final answer",
+            "partial_view": "{!r} compares over a set of which the run saw only part"}
 
 
 def is_narrow(s: Specific) -> bool:
@@ -136,6 +141,78 @@ def _unanswered(goal: str, traj: Trajectory) -> Constraint | None:
         return None
     return Constraint(q, "answer", q, "unanswered", False, (),
                       "the goal asks a question and the run ended without a final answer")
+
+
+_SUPERLATIVE = re.compile(
+    r"(?i)\b(?:cheapest|lowest|highest|longest|shortest|largest|biggest|smallest|fastest|slowest|earliest|"
+    r"latest|newest|oldest|nearest|closest|farthest|furthest|best(?![- ]known)|worst|greatest|fewest|"
+    r"top-rated|best-selling|the (?:most|least) (?!of\b)[a-z]{3,})\b")
+# The goal limits its superlative to what the run was shown, or to what it compared.
+_SCOPED = re.compile(r"(?i)\b(?:compar(?:e|es|ed|ing)|among|of (?:the|these|those) (?:\d+|two|three|four|five|first|top|listed|shown|"
+                     r"returned|results)|(?:top|first) (?:\d+|two|three|four|five)|shown|listed|returned|these|those)\b")
+# A tool output announcing that it shows only part of its results.
+_PARTIAL = (
+    re.compile(r"(?i)\b(?:showing|results?|displaying|items?|entries|records)\s+(\d[\d,]*)\s*(?:-|–|to)\s*"
+               r"(\d[\d,]*)\s+of\s+(?:about\s+|over\s+)?(\d[\d,]*)"),
+    re.compile(r"(?i)\b(?:showing|displaying|returned|returning)\s+(\d[\d,]*)\s+(?:[a-z]+\s+)?of\s+"
+               r"(?:about\s+|over\s+)?(\d[\d,]*)"),
+    re.compile(r"(?i)\bpage\s+(\d+)\s+of\s+(\d+)"),
+    re.compile(r"\"(?:has_more|hasMore|has_next|hasNext|more_results)\"\s*:\s*true"),
+)
+
+
+def superlative(goal: str) -> tuple[str, str] | None:
+    """(word, sentence) of the first superlative of `goal` whose sentence does not limit it to
+    what the run saw ("of the three listed", "among these", "compare ... and report the cheapest").
+
+    >>> superlative("Which headphones have the longest battery life?")
+    ('longest', 'Which headphones have the longest battery life?')
+    >>> [superlative(g) for g in ("Which of the three listed headphones lasts longest?",
+    ...     "Compare suppliers by price, and report the cheapest one.",
+    ...     "Berk Group, best known for representing a pitcher", "Find a flight with at most 1 stop")]
+    [None, None, None, None]
+    """
+    for sentence in re.split(r"(?<=[.?!;])\s+", goal.strip()):
+        m = _SUPERLATIVE.search(sentence)
+        if m and not _SCOPED.search(sentence):
+            return m.group(0), sentence.strip()
+    return None
+
+
+def partial_view(text: str) -> str | None:
+    """The words of a tool output that say it shows only part of its results, if any.
+
+    >>> partial_view("SoundHub search: 'headphones' - showing 3 of 148 products")
+    'showing 3 of 148'
+    >>> [partial_view(t) for t in ("Results 1-4 of 4", "showing 3 of 3 products", "page 1 of 1", '{"a": 1}')]
+    [None, None, None, None]
+    """
+    for pattern in _PARTIAL:
+        for m in pattern.finditer(text):
+            n = [int(g.replace(",", "")) for g in m.groups() if g]
+            if len(n) == 3 and n[1] - n[0] + 1 >= n[2] or len(n) == 2 and n[0] >= n[1] and "page" not in m.group(0).lower():
+                continue
+            if len(n) == 2 and "page" in m.group(0).lower() and n[1] <= 1:
+                continue
+            return m.group(0)
+    return None
+
+
+def _partial_superlative(goal: str, traj: Trajectory) -> Constraint | None:
+    """A superlative over a listing the run saw only part of (no model is asked)."""
+    sup = superlative(goal)
+    if sup is None:
+        return None
+    for i, step in traj.evidence_steps:
+        shown = partial_view(step.observation)
+        if shown is not None:
+            word, clause = sup
+            at = step.observation.find(shown)
+            return Constraint(word, "superlative", clause, "partial_view", False,
+                              ({"step": i, "text": _snippet(step.observation, at, at + len(shown))},),
+                              f"{word!r} compares over a set, but the output of step {i} shows only part "
+                              f"of it ({shown!r})")
+    return None
 
 
 def clause_of(goal: str, s: Specific) -> str:
@@ -229,6 +306,9 @@ def verify_goal(goal: str, traj: Trajectory, juror: Juror | None = None, prompts
     unanswered = _unanswered(goal, traj)
     if unanswered is not None:
         hard.append("its unanswered question")
+    partial = _partial_superlative(goal, traj)
+    if partial is not None:
+        hard.append(f"{partial.text!r} over a partial listing")
     out: list[Constraint] = []
     for n, s in enumerate(specifics):
         clause = clause_of(goal, s)
@@ -243,8 +323,7 @@ def verify_goal(goal: str, traj: Trajectory, juror: Juror | None = None, prompts
         else:
             out.append(_narrow(s, clause, traj, juror, prompts, claim_of[n]))
     out += [_cited(c, traj, goal) for c in claims if not any(c.holds_value(s) for s in specifics)]
-    if unanswered is not None:
-        out.append(unanswered)
+    out += [c for c in (unanswered, partial) if c is not None]
     failed = [c for c in out if not c.holds]
     if failed:
         shown = [c for c in failed if c.method not in _FAILURE]
