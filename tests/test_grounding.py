@@ -100,6 +100,35 @@ def test_only_tool_outputs_are_evidence(goal, absent):
     assert missing(check_grounding(goal, RUN)) == absent
 
 
+DEMO = {json.loads(l)["id"]: json.loads(l) for l in
+        (Path(__file__).resolve().parents[1] / "examples" / "demo.jsonl").read_text().splitlines()}
+
+
+@pytest.mark.parametrize("run, goal, absent", [
+    # the search echoes its filter in "No flights match max_stops=0 and max_price=250."
+    ("demo03_flight_bos_den", "Find the cheapest nonstop flight from BOS to DEN on 2024-11-15 for at most $250", ["$250"]),
+    ("demo03_flight_bos_den", "Find the lowest nonstop fare from BOS to DEN on 2024-11-15: $289.00", []),
+    # "0 results match: Screen 14\" | RAM 32 GB | Price <= $900."
+    ("demo02_laptop_cart", "Find a 14-inch laptop with 32 GB RAM under $900", ["$900"]),
+    ("demo02_laptop_cart", "Find the nearest match, the HP Pavilion Plus 14 with 32 GB at $1,049.00", []),
+])
+def test_a_report_of_nothing_found_is_not_evidence(run, goal, absent):
+    assert missing(check_grounding(goal, Trajectory.from_dict(DEMO[run]))) == absent
+
+
+@pytest.mark.parametrize("observation, gone, kept", [
+    ("Could not find [Los Angeles Dodgers in 2007]. Similar: ['Dodgers']", "Los Angeles", "Similar: ['Dodgers']"),
+    ('{"results": [], "message": "No flights match max_price=250. Lowest fare: 289.00"}', "250", "Lowest fare: 289.00"),
+    ("No Results", "Results", ""),
+    ("Error: payment method not found", "payment", ""),
+    ("Showing 3 of 148 products (no help articles matched)", "help", "Showing 3 of 148 products"),
+    ("The cheapest match is UA 100 at $228", "", "The cheapest match is UA 100 at $228"),
+])
+def test_units_reporting_nothing_found_are_blanked(observation, gone, kept):
+    out = grounding.without_nothing_found(observation)
+    assert len(out) == len(observation) and kept in out and (not gone or gone not in out)
+
+
 def test_evidence_names_step_and_span():
     g = check_grounding("Book HAT069 for Mia Li on May 20", RUN)
     assert g.is_grounded and len(g.specifics) == 3

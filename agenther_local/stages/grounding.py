@@ -9,6 +9,12 @@ arguments and its final answer are never evidence: they re-admit the unmet const
 the original goal (tool outputs + user turns rejected only 30% of over-claims). A caller
 that has a reason to trust other text passes it explicitly as `extra_evidence`.
 
+A tool output's report that it found nothing ("No flights match max_stops=0 and
+max_price=250", "0 results match: ... Price <= $900", ReAct's "Could not find [query]") echoes
+the agent's request, not an outcome: such a sentence is never evidence. Measured on the demo,
+it let "the cheapest nonstop flight ... with a maximum price of $250" pass the value check
+for a run whose search found none.
+
 What this does not do: check that specifics belong together (a flight number and another
 flight's date are each grounded), or map a city to its airport code ("Seattle" vs "SEA":
 SPEC suggests asking a judge one narrow question for those).
@@ -16,12 +22,35 @@ SPEC suggests asking a judge one narrow question for those).
 from __future__ import annotations
 
 import copy
+import re
 import weakref
 from dataclasses import dataclass
 from typing import Collection
 
 from ..trajectory import Trajectory
 from .values import IndexedText, Specific, extract_specifics
+
+
+# Where a sentence-like unit of a tool output ends: a line, a sentence, a parenthesis, or a
+# JSON string ('"message": "No flights match ..."').
+_UNIT_END = re.compile(r'\n|[.!?](?=\s|$|")|[()]|"\s*[:,\]}]|[\[{:,]\s*"')
+_NOTHING_FOUND = re.compile(
+    r"(?i)^\W*(?:could ?n[o']t find|no results?|nothing (?:found|matched))\b"
+    r"|\b(?:0|no|zero)\s+(?:[\w-]+\s+){0,3}?(?:results?|match(?:es|ed)?)\b|\bnot found\b")
+
+
+def without_nothing_found(text: str) -> str:
+    """`text` with every unit that reports finding nothing blanked (offsets are kept).
+
+    >>> without_nothing_found('{"results": [], "message": "No flights match max_price=250. Lowest fare: 289.00"}')
+    '{"results": [], "message":                                  Lowest fare: 289.00"}'
+    """
+    out, start = list(text), 0
+    for end in [m.end() for m in _UNIT_END.finditer(text)] + [len(text)]:
+        if _NOTHING_FOUND.search(text[start:end]):
+            out[start:end] = [c if c.isspace() else " " for c in text[start:end]]
+        start = end
+    return "".join(out)
 
 
 @dataclass(frozen=True)
@@ -52,7 +81,7 @@ class EvidenceIndex:
 
     def __init__(self, traj: Trajectory, extra_evidence: tuple[str, ...] = ()):
         self.entries: list[tuple[int, IndexedText]] = [
-            (i, IndexedText(step.observation)) for i, step in traj.evidence_steps]
+            (i, IndexedText(without_nothing_found(step.observation))) for i, step in traj.evidence_steps]
         self.entries += [(-(k + 1), IndexedText(t)) for k, t in enumerate(extra_evidence)]
 
     def with_extra(self, extra_evidence: tuple[str, ...]) -> "EvidenceIndex":
