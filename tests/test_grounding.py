@@ -111,6 +111,8 @@ DEMO = {json.loads(l)["id"]: json.loads(l) for l in
     # "0 results match: Screen 14\" | RAM 32 GB | Price <= $900."
     ("demo02_laptop_cart", "Find a 14-inch laptop with 32 GB RAM under $900", ["$900"]),
     ("demo02_laptop_cart", "Find the nearest match, the HP Pavilion Plus 14 with 32 GB at $1,049.00", []),
+    # '{"slots": [], "note": "No common 60-minute slot in window 09:00-12:00 (America/Chicago)."}'
+    ("demo07_calendar_meeting", "Find a 60-minute slot for Priya Raman between 09:00 and 12:00", ["60"]),
 ])
 def test_a_report_of_nothing_found_is_not_evidence(run, goal, absent):
     assert missing(check_grounding(goal, Trajectory.from_dict(DEMO[run]))) == absent
@@ -123,6 +125,7 @@ def test_a_report_of_nothing_found_is_not_evidence(run, goal, absent):
     ("Error: payment method not found", "payment", ""),
     ("Showing 3 of 148 products (no help articles matched)", "help", "Showing 3 of 148 products"),
     ("The cheapest match is UA 100 at $228", "", "The cheapest match is UA 100 at $228"),
+    ('"No Problem" is a song by Chance the Rapper (2016)', "", '"No Problem" is a song'),   # a title
 ])
 def test_units_reporting_nothing_found_are_blanked(observation, gone, kept):
     out = grounding.without_nothing_found(observation)

@@ -35,8 +35,8 @@ from .values import IndexedText, Specific, extract_specifics
 # JSON string ('"message": "No flights match ..."').
 _UNIT_END = re.compile(r'\n|[.!?](?=\s|$|")|[()]|"\s*[:,\]}]|[\[{:,]\s*"')
 _NOTHING_FOUND = re.compile(
-    r"(?i)^\W*(?:could ?n[o']t find|no results?|nothing (?:found|matched))\b"
-    r"|\b(?:0|no|zero)\s+(?:[\w-]+\s+){0,3}?(?:results?|match(?:es|ed)?)\b|\bnot found\b")
+    r"^\W*(?:(?i:could ?n[o']t find|nothing (?:found|matched))|(?i:no)\s+(?:(?i:results?)\b|[a-z]))"   # not "No Problem" (a title)
+    r"|(?i:\b(?:0|no|zero)\s+(?:[\w-]+\s+){0,3}?(?:results?|match(?:es|ed)?)\b|\bnot found\b)")
 
 
 def without_nothing_found(text: str) -> str:
