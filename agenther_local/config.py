@@ -59,11 +59,13 @@ class GateConfig:
     # SPEC: the original failed goal scores 0.85 against the outcome; near-copies of the
     # goal itself score above 0.9 (bench/gates.py).
     max_original_cosine: float = 0.92
-    # Meta words: a user never asks about "the trajectory". "tool-using assistant" comes from
-    # our own writer prompt, echoed by a small writer (seen on SWE-agent fixture runs).
+    # Meta words: a user never asks about "the trajectory". "tool-using assistant" and "the
+    # given facts" come from our own writer prompt, echoed by a small writer (SWE-agent fixture
+    # runs; the demo: "Find the exact number of deprecated functions in the given facts").
     banned_phrases: tuple[str, ...] = ("the agent", "trajectory", "hindsight", "original goal",
                                        "the assistant", "the ai", "the model", "tool-using assistant",
-                                       "an assistant", "a tool-using")
+                                       "an assistant", "a tool-using", "given facts", "the facts above",
+                                       "these facts", "numbers of facts", "number of facts")
 
 
 @dataclass(frozen=True)

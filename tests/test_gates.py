@@ -45,6 +45,7 @@ def copper() -> Trajectory:
     ("Write a hindsight request about copper wire", "hindsight"),
     ("Repeat the original goal", "original goal"),
     ("What did The Assistant find about copper wire?", "the assistant"),
+    ("Find the exact number of deprecated functions in the given facts.", "given facts"),   # the demo, 0.5B writer
 ])
 def test_well_formed_rejects_meta_words(goal, phrase):
     r = well_formed(goal, RUN, GC)

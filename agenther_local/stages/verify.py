@@ -23,7 +23,10 @@ context, never evidence (SPEC).
 A relabeled goal also comes with the writer's claims: the parts of the goal, each citing the
 verified facts (and so the tool steps) it rests on. A specific is looked for in its claim's
 cited steps first, and the constraint records which facts it rests on; a claim that cites no
-verified fact fails, so every part of an accepted hindsight goal points at a tool output.
+verified fact fails, so every part of an accepted hindsight goal points at a tool output. A
+"part" that shares no word with the goal (a small writer labels its parts "1", "date",
+"bars[0].high") is not a part of it: it is ignored and named in the reason, and a written goal
+with no value in a tool output and no part citing a verified fact fails as `unanchored`.
 """
 from __future__ import annotations
 
@@ -39,6 +42,7 @@ from .grounding import evidence_index
 from .values import Specific, extract_specifics
 
 NARROW_KINDS = ("entity", "code")   # codes only when they hold no digit ("SEA", not "DL2210")
+ANCHORS = ("value_match", "narrow_question", "cited")   # the methods that tie a constraint to a tool output
 SNIPPET = 60          # characters of context kept around a matched span
 MAX_EVIDENCE_STEPS = 3
 MAX_EVIDENCE_CHARS = 1200
@@ -89,7 +93,7 @@ class Claim:
 # Why a constraint that is not about a value fails, by its method (value constraints are
 # listed together as "not shown by any tool output").
 _FAILURE = {"uncited": "{!r} cites no verified fact",
-            "not_in_goal": "the writer's part {!r} is not a part of the goal",
+            "unanchored": "no part of {!r} rests on a tool output",
             "unanswered": "{!r} is never answered: the run ended without a final answer",
             "partial_view": "{!r} compares over a set of which the run saw only part"}
 
@@ -250,12 +254,14 @@ def _words(text: str) -> set[str]:
     return {w for w in re.findall(r"[^\W\d_]{3,}", text.lower())}
 
 
-def _cited(c: Claim, traj: Trajectory, goal: str) -> Constraint:
-    """A claim with no checkable value: it holds only by being a part of the goal (sharing a
-    word with it: a writer's "1" or "part 2" is not) and citing a verified fact."""
-    if not _words(c.text) & _words(goal):
-        return Constraint(c.text, "claim", c.text, "not_in_goal", False, (), "is not a part of the goal",
-                          facts=c.facts)
+def in_goal(c: Claim, goal: str) -> bool:
+    """Is the writer's part a part of the goal (sharing a word with it)? A 0.5B writer labels
+    its parts "1", "date", "bars[0].high": those are not, and are ignored."""
+    return bool(_words(c.text) & _words(goal))
+
+
+def _cited(c: Claim, traj: Trajectory) -> Constraint:
+    """A part of the goal with no checkable value: it holds only by citing a verified fact."""
     if not c.steps:
         return Constraint(c.text, "claim", c.text, "uncited", False, (), "cites no verified fact", facts=c.facts)
     ev = tuple({"step": st, "text": traj.steps[st].observation[:200]} for st in c.steps)
@@ -322,16 +328,23 @@ def verify_goal(goal: str, traj: Trajectory, juror: Juror | None = None, prompts
             out.append(Constraint(s.text, s.kind, clause, "unmatched", False, (), why))
         else:
             out.append(_narrow(s, clause, traj, juror, prompts, claim_of[n]))
-    out += [_cited(c, traj, goal) for c in claims if not any(c.holds_value(s) for s in specifics)]
+    unvalued = [c for c in claims if not any(c.holds_value(s) for s in specifics)]
+    stray = [c.text for c in unvalued if not in_goal(c, goal)]
+    out += [_cited(c, traj) for c in unvalued if in_goal(c, goal)]
     out += [c for c in (unanswered, partial) if c is not None]
+    if claims and not any(c.holds and c.method in ANCHORS for c in out):
+        # A written goal must rest on at least one tool output: one whose parts are all labels
+        # ("1" to "6") and that states no value says nothing a tool returned.
+        out.append(Constraint(goal, "goal", goal, "unanchored", False, (),
+                              "no value of the goal is in a tool output and no part of it cites a verified fact"))
+    ignored = f"; ignored the writer's part(s) {', '.join(map(repr, stray))}: not words of the goal" if stray else ""
     failed = [c for c in out if not c.holds]
     if failed:
         shown = [c for c in failed if c.method not in _FAILURE]
         parts = (["not shown by any tool output: " + ", ".join(f"{c.text!r} ({c.method})" for c in shown)] if shown else [])
         parts += [_FAILURE[m].format(c.text) for m in _FAILURE for c in failed if c.method == m]
-        reason = "; ".join(parts)
-        return Verification(False, tuple(out), reason)
+        return Verification(False, tuple(out), "; ".join(parts) + ignored)
     if not out:
         return Verification(True, (), "no checkable specific (number, date, code, name) in the goal")
     methods = sorted({c.method for c in out})
-    return Verification(True, tuple(out), f"all {len(out)} constraint(s) hold ({', '.join(methods)})")
+    return Verification(True, tuple(out), f"all {len(out)} constraint(s) hold ({', '.join(methods)}){ignored}")
