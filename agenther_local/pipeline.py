@@ -88,7 +88,7 @@ class Pipeline:
 
 
 def deciding_jury(pipe: "Pipeline") -> Jury:
-    """The jurors that decide acceptance: the jury, or in single-judge mode the writer's self-check."""
+    """The jurors that decide acceptance: the jury, or in single-judge mode the self-check."""
     return pipe.jury if pipe.jury is not None else Jury([pipe.self_juror], prompts=pipe.prompts)
 
 
@@ -129,7 +129,7 @@ class PipelineOptions:
     use_cache: bool = True
     seed: int = 0
     include_successes: bool = False
-    single_judge: bool = False      # the paper's one-judge mode: the writer's c alone decides
+    single_judge: bool = False      # the paper's one-judge mode: the self-check's c alone decides
 
 
 def judge_loader(cfg: Config, cache: Any) -> tuple[Callable[[str], Judge], dict[str, Judge]]:
@@ -186,7 +186,10 @@ def build_pipeline(opts: PipelineOptions, cfg: Config):
         return Juror(judge(name), prompt, cfg.relabel.paper_threshold, "paper θ = 0.5 (uncalibrated)")
 
     writer_name = opts.writer or spec["writer"]
-    self_juror = juror(f"{writer_name}@verify")
+    # The self-check scores each draft (c); the paper's is the writer itself. A preset may give
+    # it to a stronger model than the writer ("fast": the 0.5B writes, the 1.5B checks).
+    check_name = spec.get("self_check") or writer_name
+    self_juror = juror(f"{check_name}@verify")
     jurors = [juror(t) for t in spec["jurors"]]
     jury = None if opts.single_judge or not jurors else Jury(jurors, rule=rule, prompts=prompts)
     unsupported = unsupported_answer(cfg.detect.unsupported_answer_share)
@@ -198,7 +201,7 @@ def build_pipeline(opts: PipelineOptions, cfg: Config):
         detector = JudgeDetector(judge(writer_name), prompts, cfg.detect, opts.seed, unsupported)
         extractor = JudgeExtractor(judge(writer_name), prompts, opts.seed)
     # Narrow per-constraint questions go to the first (strongest) juror's model.
-    constraint_model = (spec["jurors"][0] if jury is not None else writer_name).split("@")[0]
+    constraint_model = (spec["jurors"][0] if jury is not None else check_name).split("@")[0]
     constraint_juror = juror(f"{constraint_model}@constraint")
     pipe = Pipeline(cfg, detector, extractor, judge(writer_name), self_juror, jury, SentenceEmbedder(), prompts,
                     opts.seed, opts.include_successes, constraint_juror)

@@ -114,9 +114,10 @@ def test_a_file_without_a_valid_record(tmp_path):
                              "a trajectory needs at least one step)\n")
 
 
-def test_default_models_are_the_fast_presets_writer_and_jurors():
+def test_default_models_are_the_fast_presets_self_check_and_jurors():
     preset = JURY_PRESETS["fast"]
-    want = [preset["writer"]] + [j.split("@")[0] for j in preset["jurors"]]
+    assert preset["self_check"] == "qwen2.5-coder-1.5b" and preset["writer"] == "qwen2.5-coder-0.5b"
+    want = [preset["self_check"]] + [j.split("@")[0] for j in preset["jurors"]]
     assert judge_cli.default_models() == list(dict.fromkeys(want))
 
 

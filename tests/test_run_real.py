@@ -73,11 +73,13 @@ def test_journal_has_header_and_one_line_per_record(demo_run):
 def test_manifest_records_models_templates_and_thresholds(demo_run):
     _, out = demo_run
     m = json.loads((out / "manifest.json").read_text())
-    assert set(m["models"]) == {"qwen2.5-coder-0.5b"}          # the fast preset: one calibrated judge
+    # the fast preset: the 0.5B writes, the calibrated 1.5B checks (and answers narrow questions)
+    assert set(m["models"]) == {"qwen2.5-coder-0.5b", "qwen2.5-coder-1.5b"}
+    assert m["jury"]["writer"] == "qwen2.5-coder-0.5b"
     assert all(len(sha) == 64 for sha in m["templates"].values())
     check = m["jury"]["self_check"]
-    assert check["juror"] == "qwen2.5-coder-0.5b@verify"
-    assert check["threshold_source"].startswith("calibrated 2026-")   # from models/qwen2.5-coder-0.5b.toml
+    assert check["juror"] == "qwen2.5-coder-1.5b@verify"
+    assert check["threshold_source"].startswith("calibrated 2026-")   # from models/qwen2.5-coder-1.5b.toml
     assert m["jury"]["rule"] == "single"
 
 
@@ -85,7 +87,7 @@ def test_manifest_records_models_templates_and_thresholds(demo_run):
 def permissive_run(demo_run, tmp_path_factory):
     """The first three demo runs with every juror's θ at 0: drafts that pass the gates and the
     evidence checks are accepted, so the accepted-sample checks below always have samples
-    (the fast jury accepts none of the demo at its calibrated θ). The writer's calls repeat
+    (at its calibrated θ the fast jury accepts 1 of the 12, not among these). The writer's calls repeat
     the demo run's, so they come from the call cache."""
     out = tmp_path_factory.mktemp("permissive")
     subset = out / "in.jsonl"

@@ -32,6 +32,19 @@ def test_strong_judges_use_the_calibrations_in_their_manifests(strong):
     assert strong.constraint_juror.threshold_source.startswith("calibrated 2026-")
 
 
+def test_fast_writes_with_the_0_5b_and_checks_with_the_calibrated_1_5b():
+    fast = build_pipeline(PipelineOptions(jury="fast", use_cache=False), Config())[0]
+    assert fast.writer.id == "qwen2.5-coder-0.5b" and fast.jury is None
+    assert fast.self_juror.id == "qwen2.5-coder-1.5b@verify" and fast.constraint_juror.id == "qwen2.5-coder-1.5b@constraint"
+    assert fast.self_juror.threshold == pytest.approx(0.813, abs=0.001)      # models/qwen2.5-coder-1.5b.toml
+    # a writer given on the command line writes; the preset's checker still checks
+    other = build_pipeline(PipelineOptions(jury="fast", writer="smollm2-135m", use_cache=False), Config())[0]
+    assert other.writer.id == "smollm2-135m" and other.self_juror.id == "qwen2.5-coder-1.5b@verify"
+    # a jury given as a model list has no separate checker: the writer checks itself (the paper)
+    own = build_pipeline(PipelineOptions(jury="qwen2.5-coder-0.5b", single_judge=True, use_cache=False), Config())[0]
+    assert own.self_juror.id == "qwen2.5-coder-0.5b@verify"
+
+
 def test_a_perturbed_goal_scores_below_its_true_twin(strong):
     runs = [t for _, t in read(FIREACT, "react") if isinstance(t, Trajectory)]
     pairs = make_pairs(runs, seed=5, max_runs=12)

@@ -43,9 +43,10 @@ def _check_prompt(ctx, param, value: str) -> str:
 
 
 def default_models() -> list[str]:
-    """The distinct models of the default preset's jurors, strongest first."""
+    """The distinct models that decide acceptance in the default preset (its self-check, then
+    its jurors), strongest first."""
     preset = JURY_PRESETS[DEFAULT_PRESET]
-    names = [preset["writer"]] + [token.partition("@")[0] for token in preset["jurors"]]
+    names = [preset.get("self_check") or preset["writer"]] + [token.partition("@")[0] for token in preset["jurors"]]
     return list(dict.fromkeys(names))
 
 

@@ -30,7 +30,7 @@ def _formats(ctx, param, value: str) -> tuple[str, ...]:
 @click.option("--jury", default=None, help="Preset (fast, strong) or comma list of model[@prompt].")
 @click.option("--writer", default=None, help="Model that drafts hindsight goals (default: the jury preset's).")
 @click.option("--rule", default=None, help="Jury rule: majority, strongest, mean, all.")
-@click.option("--single-judge", is_flag=True, default=None, help="The paper's one-judge mode: the writer's P(yes) alone decides.")
+@click.option("--single-judge", is_flag=True, default=None, help="The paper's one-judge mode: the self-check's P(yes) alone decides (the writer's, unless the preset names a stronger one).")
 @click.option("--rule-based/--llm-stages", "rule_based", default=None,
               help="Stages 1-2 (failure detector, outcome extractor) by rules or by the writer model (default: the jury preset's choice).")
 @click.option("--accept-threshold", type=click.FloatRange(0, 1), default=None, help="θ for every juror (overrides calibrated thresholds).")
