@@ -85,7 +85,7 @@ def test_constrained_json_parses_and_matches_its_schema(judge, prompts):
     # bounds below fail if the grammar llama.cpp builds from the schema drops minItems/maxItems.
     for c in d["constraints"]:
         assert set(c) == {"part", "facts"} and isinstance(c["part"], str)
-        assert 1 <= len(c["facts"]) <= facts["maxItems"]
+        assert 1 <= len(c["facts"]) <= facts["maxItems"]   # can fail: a grammar without the schema's item bounds
         assert all(isinstance(f, int) and not isinstance(f, bool) for f in c["facts"])
     assert list(d)[0] == "goal"                       # the goal is written before what it cites
     assert gen.completion_tokens > 0

@@ -104,7 +104,7 @@ def is_narrow(s: Specific) -> bool:
     >>> [is_narrow(x) for x in extract_specifics("Fly DL2210 from Boston (SEA) for $5")]
     [False, True, True, False]
     """
-    return s.kind == "entity" or (s.kind == "code" and not any(ch.isdigit() for ch in s.text))
+    return s.kind in NARROW_KINDS and not (s.kind == "code" and any(ch.isdigit() for ch in s.text))
 
 
 _SENTENCE_END = re.compile(r"(?<=[.?!])\s+(?=[\"'(]?[A-Z])")
@@ -154,14 +154,14 @@ _SUPERLATIVE = re.compile(
 # The goal limits its superlative to what the run was shown, or to what it compared.
 _SCOPED = re.compile(r"(?i)\b(?:compar(?:e|es|ed|ing)|among|of (?:the|these|those) (?:\d+|two|three|four|five|first|top|listed|shown|"
                      r"returned|results)|(?:top|first) (?:\d+|two|three|four|five)|shown|listed|returned|these|those)\b")
-# A tool output announcing that it shows only part of its results.
+# A tool output announcing that it shows only part of its results, and how its numbers say so.
 _PARTIAL = (
-    re.compile(r"(?i)\b(?:showing|results?|displaying|items?|entries|records)\s+(\d[\d,]*)\s*(?:-|–|to)\s*"
-               r"(\d[\d,]*)\s+of\s+(?:about\s+|over\s+)?(\d[\d,]*)"),
-    re.compile(r"(?i)\b(?:showing|displaying|returned|returning)\s+(\d[\d,]*)\s+(?:[a-z]+\s+)?of\s+"
-               r"(?:about\s+|over\s+)?(\d[\d,]*)"),
-    re.compile(r"(?i)\bpage\s+(\d+)\s+of\s+(\d+)"),
-    re.compile(r"\"(?:has_more|hasMore|has_next|hasNext|more_results)\"\s*:\s*true"),
+    (re.compile(r"(?i)\b(?:showing|results?|displaying|items?|entries|records)\s+(\d[\d,]*)\s*(?:-|–|to)\s*"
+                r"(\d[\d,]*)\s+of\s+(?:about\s+|over\s+)?(\d[\d,]*)"), lambda first, last, total: last - first + 1 < total),
+    (re.compile(r"(?i)\b(?:showing|displaying|returned|returning)\s+(\d[\d,]*)\s+(?:[a-z]+\s+)?of\s+"
+                r"(?:about\s+|over\s+)?(\d[\d,]*)"), lambda shown, total: shown < total),
+    (re.compile(r"(?i)\bpage\s+(\d+)\s+of\s+(\d+)"), lambda page, pages: pages > 1),
+    (re.compile(r"\"(?:has_more|hasMore|has_next|hasNext|more_results)\"\s*:\s*true"), lambda: True),
 )
 
 
@@ -191,14 +191,10 @@ def partial_view(text: str) -> str | None:
     >>> [partial_view(t) for t in ("Results 1-4 of 4", "showing 3 of 3 products", "page 1 of 1", '{"a": 1}')]
     [None, None, None, None]
     """
-    for pattern in _PARTIAL:
+    for pattern, is_part in _PARTIAL:
         for m in pattern.finditer(text):
-            n = [int(g.replace(",", "")) for g in m.groups() if g]
-            if len(n) == 3 and n[1] - n[0] + 1 >= n[2] or len(n) == 2 and n[0] >= n[1] and "page" not in m.group(0).lower():
-                continue
-            if len(n) == 2 and "page" in m.group(0).lower() and n[1] <= 1:
-                continue
-            return m.group(0)
+            if is_part(*(int(g.replace(",", "")) for g in m.groups())):
+                return m.group(0)
     return None
 
 
