@@ -26,7 +26,7 @@ from .judges.base import Judge
 from .judges.jury import Juror, Jury
 from .prompts import Prompts
 from .stages.gates import grounding, on_topic
-from .stages.verify import is_narrow, verify_goal
+from .stages.verify import verify_goal
 
 Row = dict[str, Any]
 
@@ -76,7 +76,8 @@ def _checks(p: Pair, judges: dict[str, Judge], constraint_models: Sequence[str],
     g = grounding(p.goal, p.traj)
     topic = on_topic(p.goal, extract_outcome(p.traj, RuleExtractor(), detect_cfg), embedder, gate_cfg)
     ver = verify_goal(p.goal, p.traj)
-    values_hold = all(c.holds or c.method == "unmatched" and is_narrow(c) for c in ver.constraints)
+    # every clause bound, except names a narrow question may still decide
+    values_hold = all(c.holds or c.open_names for c in ver.constraints)
     narrow: dict[str, list[float]] = {}
     seconds: dict[str, float] = {}
     for m in constraint_models if values_hold and not ver.accepted else ():

@@ -3,7 +3,7 @@
 Defaults are the paper's values (AgentHER, Ding 2026) unless a comment says they were
 measured here; a stage reads `cfg.accept_threshold`, never a literal. A TOML file given with
 `--config` overrides any field: section names are the dataclass names in snake case
-(`[relabel]`, `[detect]`, `[gates]`, `[runtime]`, `[run]`).
+(`[relabel]`, `[detect]`, `[gates]`, `[evidence]`, `[runtime]`, `[run]`).
 """
 from __future__ import annotations
 
@@ -69,6 +69,16 @@ class GateConfig:
 
 
 @dataclass(frozen=True)
+class EvidenceConfig:
+    # A goal for a run that made successful writes must ask for every one of them (SPEC, "What
+    # counts as evidence": leaving one out teaches the agent to act unasked). False relaxes it.
+    require_all_writes: bool = True
+    # Tool names the verb rules misread, by name: calls that change state / that only read.
+    write_tools: tuple[str, ...] = ()
+    read_tools: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class RuntimeConfig:
     n_ctx: int = 4096                 # judge prompts are ~350 tokens; runs get shortened to fit
     n_threads: int | None = None      # None = llama.cpp's default (physical cores)
@@ -110,6 +120,7 @@ class Config:
     detect: DetectConfig = field(default_factory=DetectConfig)
     relabel: RelabelConfig = field(default_factory=RelabelConfig)
     gates: GateConfig = field(default_factory=GateConfig)
+    evidence: EvidenceConfig = field(default_factory=EvidenceConfig)
     runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
 
     def replace(self, section: str, **changes: Any) -> "Config":

@@ -27,8 +27,8 @@ import re
 from dataclasses import dataclass
 from typing import Any, Iterable, Sequence
 
-from .stages.grounding import check_grounding
-from .stages.values import extract_specifics
+from .evidence.grounding import check_grounding
+from .evidence.values import extract_specifics
 from .trajectory import Trajectory
 
 TEST_SHARE = 0.3
@@ -117,7 +117,9 @@ def over_claim(goal: str, traj: Trajectory, donors: Sequence[Trajectory], rng: r
         carried = _carried_constraint(goal, donor.goal)
         if carried is None:
             continue
-        if goal.rstrip().endswith("?") and carried.endswith("?"):
+        if goal.rstrip().endswith("?") != carried.endswith("?"):
+            continue                    # a question takes a question, a request a request
+        if goal.rstrip().endswith("?"):
             first, _, rest = carried.partition(" ")
             if first.lower() in QUESTION_WORDS:
                 carried = f"{first.lower()} {rest}"

@@ -22,7 +22,7 @@ from .judges.jury import RULES, Juror, Jury
 from .prompts import Prompts
 from .stages.detect import Detector, JudgeDetector, RuleDetector, detect_failure
 from .stages.extract import Extractor, JudgeExtractor, RuleExtractor, extract_outcome
-from .stages.grounding import check_grounding
+from .evidence.grounding import check_grounding
 from .stages.relabel import relabel_goal
 from .trajectory import Trajectory
 
@@ -79,7 +79,7 @@ class Pipeline:
         entry["stage"] = "relabel"
         t0 = time.perf_counter()
         rl = relabel_goal(traj, outcome, self.writer, self.self_juror, self.jury, self.embedder, self.prompts,
-                          self.cfg.relabel, self.cfg.gates, self.seed, self.constraint_juror)
+                          self.cfg.relabel, self.cfg.gates, self.seed, self.constraint_juror, self.cfg.evidence)
         self._time("relabel", t0)
         entry["relabel"] = rl.to_dict()
         entry.update(status="accepted" if rl.accepted else "rejected", reason=rl.reason,

@@ -104,7 +104,7 @@ def test_obs_chars_cuts_what_the_jurors_read_never_what_the_evidence_check_reads
     from agenther_local.trajectory import Step
     far = "x" * 300 + " the fare was $228.10 on DL2210 " + "y" * 300     # the cut keeps head and tail
     traj = Trajectory("t", "Book a flight", (Step("", "search", {}, far),), final_answer="Booked DL2210")
-    pairs = [Pair("t:positive", "positive", True, "Book DL2210 for $228.10", traj, "", "test")]
+    pairs = [Pair("t:positive", "positive", True, "What fare does DL2210 have, $228.10?", traj, "", "test")]
     judge = ScriptedJudge(id="j").enqueue_p_yes("verify", 0.5, 0.5)
     cfg = Config()
     cut = score_pairs(pairs, {"j": judge}, ["j@verify"], [], Prompts(), FakeEmbedder(), cfg.gates, cfg.detect,

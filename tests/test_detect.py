@@ -200,7 +200,7 @@ def test_demo05_close_prices_ground_dollar_amounts():
     # with a money word within ~60 characters, and "close" is not one; the object's
     # "currency": "USD" is further away). 5 of 7 answer specifics look unsupported instead of
     # 3 of 7 (NVIDIA, the sign-flipped $51.41 and 5.55%), and the run is discarded.
-    from agenther_local.stages.grounding import check_grounding
+    from agenther_local.evidence.grounding import check_grounding
     traj = demo("demo05_nvda_close")
     assert check_grounding("NVDA closed at $926.69 on 2024-03-07", traj).is_grounded
     assert check_grounding("NVDA closed at $875.28 on 2024-03-08", traj).is_grounded

@@ -11,7 +11,7 @@ from agenther_local.cli import cli
 from agenther_local.cli import commands  # noqa: F401
 from agenther_local.evaluate import fleiss_kappa, make_pairs, read_pairs
 from agenther_local.adapters import read
-from agenther_local.stages.grounding import check_grounding
+from agenther_local.evidence.grounding import check_grounding
 from agenther_local.trajectory import Trajectory
 
 FIREACT = next((Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "fireact_hotpotqa").glob("*.json"))

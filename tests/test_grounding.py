@@ -1,12 +1,12 @@
-"""stages/grounding.py on hand-written runs, the paper's copper-wire example and real
+"""evidence/grounding.py on hand-written runs, the paper's copper-wire example and real
 tau-bench airline runs (shared fixture, read with plain json)."""
 import json
 from pathlib import Path
 
 import pytest
 
-from agenther_local.stages import grounding
-from agenther_local.stages.grounding import EvidenceIndex, check_grounding, evidence_index
+from agenther_local.evidence import grounding
+from agenther_local.evidence.grounding import EvidenceIndex, check_grounding, evidence_index
 from agenther_local.trajectory import Step, Trajectory
 
 TAU = Path("/work/shared/fixtures/tau_bench_airline/gpt-4o-airline.part1of3.json")

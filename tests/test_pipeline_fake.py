@@ -139,22 +139,21 @@ def test_copper_wire_over_claim_then_grounded_goal_is_accepted_on_retry():
         ("gate:well_formed", 0.3), ("accepted", 0.7)]
 
 
-def test_copper_wire_perturbed_goal_passes_the_gates_and_the_jury_decides():
+def test_copper_wire_perturbed_goal_is_rejected_by_verification_before_any_judge():
     # "MOQ of 25 kg" (Rhein Kupfer) and "$5.30/kg" (Ohio Wire & Cable) each occur in a tool
-    # output, so no gate can see that they do not belong together: this is the jury's job.
-    writer = (ScriptedJudge(id="writer").enqueue_json("relabel", draft(PERTURBED), *[draft(PERTURBED, False)] * 2)
-              .enqueue_p_yes("verify", 0.9))
+    # output, so the grounding gate passes; they are not in ONE record, so verification fails
+    # it and no judge is asked (before records, this was left to the jury).
+    writer = ScriptedJudge(id="writer").enqueue_json("relabel", draft(PERTURBED), *[draft(PERTURBED, False)] * 2)
     big, mid, small = ScriptedJudge(id="big"), ScriptedJudge(id="mid"), ScriptedJudge(id="small")
-    big.enqueue_p_yes("verify", 0.2)
 
     entry = pipeline(writer, [big, mid, small], rule="strongest").process(COPPER)
 
     assert entry["status"] == "rejected"
     first = entry["relabel"]["attempts"][0]
     assert all(g["passed"] for g in first["gates"])
-    assert first["status"] == "vetoed"
-    assert first["detail"] == "jury strongest juror big@verify voted no (P(yes) 0.200 < 0.500)"
-    assert mid.history == [] and small.history == []
+    assert first["status"] == "verify:constraint" and "[mixed_records]" in first["detail"]
+    assert "'25 kg'" in first["detail"]
+    assert not writer.asked("verify") and big.history == mid.history == small.history == []
 
 
 @pytest.mark.parametrize("record_id, why", [

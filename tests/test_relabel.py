@@ -46,8 +46,8 @@ OUTCOME = extract_outcome(RUN, RuleExtractor(), Config().detect)
 
 # A goal the run fully satisfies: its one specific ("10 kg") is in a tool output.
 GOOD = "Compare small-lot copper wire suppliers by price per kg and report the cheapest one with an MOQ of 10 kg"
-GOOD_2 = "Compare small-lot copper wire suppliers by price per kg and report the cheapest one and its MOQ"
-GOOD_3 = "Which copper wire supplier with an MOQ of 10 kg charges $5.30/kg, and where does it ship from?"
+GOOD_2 = "What does Ohio Wire & Cable charge per kg, and what is its MOQ?"
+GOOD_3 = "What does Rhein Kupfer GmbH charge per kg, $5.85, and where does it ship from?"
 
 
 def draft(goal: str, valid: bool = True) -> dict:
@@ -502,7 +502,7 @@ def constrained(goal: str, *constraints: tuple[str, list[int]]) -> dict:
             "rationale": "the facts show it"}
 
 
-def test_each_constraint_of_an_accepted_goal_names_its_facts_and_tool_step():
+def test_each_clause_of_an_accepted_goal_names_its_record_and_tool_step():
     fact = 3       # "cheapest with MOQ below 100 kg: Ohio Wire & Cable at $5.30/kg (MOQ 10 kg)", step 2
     writer = ScriptedJudge(id="writer").enqueue_json("relabel", constrained(
         GOOD, ("compare small-lot suppliers by price per kg", [1]), ("the cheapest one with an MOQ of 10 kg", [fact])))
@@ -511,20 +511,20 @@ def test_each_constraint_of_an_accepted_goal_names_its_facts_and_tool_step():
     rl = relabel(writer, jury_of(j1))
     assert rl.accepted
     a = rl.accepted_attempt
+    # the writer's parts are journaled as it wrote them; verification binds the clauses itself
     assert [c.facts for c in a.claims] == [(1,), (fact,)] and a.facts == (1, fact)
-    moq = next(c for c in a.verification.constraints if c.text == "10 kg")
-    assert moq.method == "value_match" and moq.facts == (fact,) and "(a cited fact)" in moq.detail
-    assert moq.evidence[0]["step"] == OUTCOME.facts[fact - 1].step
-    assert a.to_dict()["claims"][1] == {"part": "the cheapest one with an MOQ of 10 kg", "facts": [fact],
-                                        "steps": [OUTCOME.facts[fact - 1].step]}
+    moq = next(c for c in a.verification.constraints if "10 kg" in c.text)
+    assert moq.method == "bound_record" and moq.bound_to["step"] == 0
+    assert [v["value"] for v in moq.values] == ["10 kg"] and moq.values[0]["found"]
 
 
-def test_a_constraint_citing_a_fact_that_does_not_exist_is_rejected_before_any_judge():
+def test_values_from_two_records_are_rejected_before_any_judge():
+    # each value is in a tool output (the grounding gate passes), but $5.85 is Rhein Kupfer's
     writer = ScriptedJudge(id="writer")
     for _ in range(3):
-        writer.enqueue_json("relabel", constrained(GOOD_2, ("compare suppliers by price per kg", [len(OUTCOME.facts) + 5])))
+        writer.enqueue_json("relabel", constrained("What does Ohio Wire & Cable charge per kg, $5.85?", ("charge", [1])))
     j1 = ScriptedJudge(id="j1")
     rl = relabel(writer, jury_of(j1))
     assert not rl.accepted and statuses(rl) == ["verify:constraint"] * 3
-    assert "cites no verified fact" in rl.attempts[0].detail
+    assert "[mixed_records]" in rl.attempts[0].detail
     assert not writer.asked("verify") and not j1.history

@@ -1,4 +1,4 @@
-"""Tables for stages/values.py: each row is (goal-side text, evidence text, found?).
+"""Tables for evidence/values.py: each row is (goal-side text, evidence text, found?).
 
 A row reads as a claim about grounding: "a goal saying X is supported by a tool output
 saying Y". The negative rows are the perturbations SPEC's hard negatives are made of.
@@ -7,8 +7,8 @@ import doctest
 
 import pytest
 
-from agenther_local.stages import values
-from agenther_local.stages.values import (extract_specifics, find_in_text, norm_code, norm_date,
+from agenther_local.evidence import values
+from agenther_local.evidence.values import (extract_specifics, find_in_text, norm_code, norm_date,
                                           norm_name, norm_number, norm_time, norm_unit)
 
 

@@ -12,7 +12,7 @@ from agenther_local.cli import cli
 from agenther_local.cli import commands  # noqa: F401
 from agenther_local.errors import AgentherError
 from agenther_local.judges.jury import Juror
-from agenther_local.stages.verify import Claim, verify_goal
+from agenther_local.stages.verify import partial_view, verify_goal
 from agenther_local.trajectory import Step, Trajectory
 
 from fakes import ScriptedJudge
@@ -43,18 +43,21 @@ def test_copper_wire_goal_with_the_unmet_price_is_rejected_without_a_model():
     j, fake = juror()          # scripted with nothing: any model call would raise
     v = verify_goal("Find copper wire suppliers with prices under $5/kg and minimum order quantity below 100 kg",
                     copper(), j)
-    assert not v.accepted
-    failed = [c for c in v.constraints if not c.holds]
-    assert [c.text for c in failed] == ["$5/kg"] and failed[0].method == "unmatched"
-    assert fake.history == []
+    assert not v.accepted and fake.history == []
+    (c,) = v.constraints
+    assert c.method == "unmatched" and c.detail == "no record meets every bound (< $5/kg, < 100 kg)", v.reason
 
 
-def test_value_match_cites_the_step_and_the_span():
+def test_a_lookup_is_bound_to_one_record_with_its_step_span_and_values():
     v = verify_goal("Which flight from BOS to DEN on Nov 15 costs $228.10?", FLIGHT)
     assert v.accepted, v.reason
-    by = {c.text: c for c in v.constraints}
-    assert by["$228.10"].evidence[0]["step"] == 0 and "228.10" in by["$228.10"].evidence[0]["text"]
-    assert by["Nov 15"].detail == "'Nov 15' found in the output of step 0 as '2024-11-15'"
+    (c,) = v.constraints
+    assert (c.type, c.method) == ("lookup", "bound_record")
+    assert c.bound_to["step"] == 0 and c.bound_to["record"] == "$[0]"
+    start, end = c.bound_to["span"]
+    assert FLIGHT.steps[0].observation[start:end].startswith('{"flight_number": "DL2210"')
+    by = {x["value"]: x for x in c.values}
+    assert by["Nov 15"]["found"] and "2024-11-15" in by["Nov 15"]["text"] and by["$228.10"]["path"] == "$[0]"
 
 
 @pytest.mark.parametrize("goal,changed", [
@@ -65,26 +68,34 @@ def test_value_match_cites_the_step_and_the_span():
 def test_one_changed_value_is_rejected_by_the_deterministic_step(goal, changed):
     j, fake = juror()
     v = verify_goal(goal, FLIGHT, j)
-    assert not v.accepted and [c.text for c in v.constraints if not c.holds] == [changed]
-    assert fake.history == []
+    assert not v.accepted and fake.history == []
+    (c,) = v.constraints
+    assert [x["value"] for x in c.values if not x["found"]] == [changed]
 
 
 def test_user_words_and_final_answer_are_never_evidence():
-    v = verify_goal("Book the flight for Mia Li at $199", FLIGHT)
+    v = verify_goal("Which flight does Mia Li take, the one for $199?", FLIGHT)
     assert not v.accepted
-    assert {c.text for c in v.constraints if not c.holds} == {"Mia Li", "$199"}
+    assert {x["value"] for c in v.constraints for x in c.values if not x["found"]} == {"Mia Li", "$199"}
 
 
-def test_a_city_no_value_matches_goes_to_one_narrow_question():
-    j, fake = juror(0.9, 0.2)
-    v = verify_goal("Find the cheapest flight from Boston to Denver on 2024-11-15", FLIGHT, j)
-    by = {c.text: c for c in v.constraints}
-    assert by["Boston"].method == by["Denver"].method == "narrow_question"
-    assert by["Boston"].holds and not by["Denver"].holds
-    assert by["2024-11-15"].method == "value_match"
-    assert [r.name for r in fake.history] == ["constraint", "constraint"]
-    assert "Boston" in fake.history[0].user and "DL2210" in fake.history[0].user
-    assert not v.accepted and "'Denver' (narrow_question)" in v.reason
+HOTEL = Trajectory("h", "Book a room", (
+    Step("", "search_hotels", {"city": "Lisbon"},
+         '[{"hotel_id": "H1", "name": "Hotel Aurora Lisboa", "price": 140}, {"hotel_id": "H2", "name": "Casa Azul", "price": 95}]'),
+), final_answer="Hotel Aurora Lisboa costs 140")
+
+
+def test_a_name_no_value_matches_goes_to_one_narrow_question_about_its_record():
+    j, fake = juror(0.9)
+    v = verify_goal("What does the Lisbon Aurora hotel cost per night, $140?", HOTEL, j)
+    (c,) = v.constraints
+    assert c.method == "narrow_question" and c.holds and v.accepted
+    assert c.open_names == ("Lisbon Aurora",)
+    # the question shows the ONE bound record, not the other hotel
+    (call,) = fake.history
+    assert "Hotel Aurora Lisboa" in call.user and "Casa Azul" not in call.user
+    j, fake = juror(0.2)
+    assert not verify_goal("What does the Lisbon Aurora hotel cost per night, $140?", HOTEL, j).accepted
 
 
 @pytest.mark.parametrize("goal,record,message", [
@@ -99,20 +110,21 @@ def test_bad_input_is_one_clear_error(goal, record, message):
 def test_perturbed_fixture_goals_are_rejected_without_model_calls():
     """Goals built from the tau-bench runs' own tool outputs, then one value changed."""
     from agenther_local.adapters import read
+    from agenther_local.config import EvidenceConfig
     runs = [t for _, t in read(TAU, "openai") if isinstance(t, Trajectory)][:10]
     j, fake = juror()
+    lenient = EvidenceConfig(require_all_writes=False)     # these goals ask about a record, not the writes
     checked = 0
     for t in runs:
         ids = sorted({v for _, s in t.evidence_steps for v in __import__("re").findall(r'"reservation_id": "([A-Z0-9]{6})"', s.observation)})
         if not ids:
             continue
-        good = f"Show me reservation {ids[0]}"
-        assert verify_goal(good, t, j).accepted
-        # a digit keeps it a value (letters-only codes like "SEA" may go to a narrow question)
+        good = f"Show me the origin of reservation {ids[0]}"
+        assert verify_goal(good, t, j, cfg=lenient).accepted, (t.id, verify_goal(good, t, j, cfg=lenient).reason)
         bad_id = ids[0][:-1] + ("7" if ids[0][-1] != "7" else "8")
         if bad_id in ids:
             continue
-        v = verify_goal(f"Show me reservation {bad_id}", t, j)
+        v = verify_goal(f"Show me the origin of reservation {bad_id}", t, j, cfg=lenient)
         assert not v.accepted and v.constraints[0].method == "unmatched"
         checked += 1
     assert checked >= 3 and fake.history == []
@@ -124,81 +136,20 @@ def write_run(tmp_path: Path) -> Path:
     return p
 
 
-TWO_STEPS = Trajectory("t", "Find fares", (
-    Step("", "search", {"q": "BOS"}, "DL2210 BOS-DEN $228.10 on 2024-11-15"),
-    Step("", "search", {"q": "DEN"}, "Other results: DL2210 also listed; UA100 $150"),
-), final_answer="")
-
-
-def test_a_value_is_linked_to_the_fact_its_claim_cites():
-    claims = [Claim("flight DL2210", (2,), (1,)), Claim("on 2024-11-15", (1,), (0,))]
-    v = verify_goal("Find flight DL2210 on 2024-11-15", TWO_STEPS, claims=claims)
-    assert v.accepted
-    by_text = {c.text: c for c in v.constraints}
-    assert by_text["DL2210"].evidence[0]["step"] == 1 and by_text["DL2210"].facts == (2,)   # the cited step, not step 0
-    assert "(a cited fact)" in by_text["DL2210"].detail
-    assert by_text["2024-11-15"].facts == (1,)
-
-
-def test_a_claim_holds_a_value_only_as_a_whole_word():
-    v = verify_goal("Find the location of Vancouver, BC, CA",
-                    Trajectory("v", "g", (Step("", "geo", {}, "Vancouver, BC, CA: 49.28 N"),)),
-                    claims=[Claim("location", (49,), ())])
-    assert not v.accepted and v.reason == "'location' cites no verified fact"
-
-
-def test_a_value_found_outside_its_cited_facts_says_so():
-    v = verify_goal("Find UA100", TWO_STEPS, claims=[Claim("Find UA100", (1,), (0,))])
-    assert v.accepted and "(not a cited fact)" in v.constraints[0].detail
-
-
-def test_a_claim_citing_no_verified_fact_fails_the_goal():
-    claims = [Claim("flight DL2210", (1,), (0,)), Claim("the cheapest fare", (9,), ())]
-    v = verify_goal("Find the cheapest fare for flight DL2210", TWO_STEPS, claims=claims)
-    assert not v.accepted and v.reason == "'the cheapest fare' cites no verified fact"
-    cited = verify_goal("Find the cheapest fare for flight DL2210", TWO_STEPS,
-                        claims=[claims[0], Claim("the cheapest fare", (2,), (1,))])
-    assert cited.accepted
-    claim = next(c for c in cited.constraints if c.kind == "claim")
-    assert claim.method == "cited" and claim.evidence[0]["step"] == 1 and claim.facts == (2,)
-
-
-def test_writer_parts_that_are_not_parts_of_the_goal_are_ignored_and_named():
-    # seen on the demo: a 0.5B writer numbered its parts "1", "2", ... and cited facts for each
-    goal = "Find where legacy authentication is called"
-    junk = [Claim("1", (1,), (0,)), Claim("2", (2,), (0,))]
-    v = verify_goal(goal, TWO_STEPS, claims=junk)
-    assert not v.accepted and [c.method for c in v.constraints] == ["unanchored"]
-    assert v.reason == ("no part of 'Find where legacy authentication is called' rests on a tool output; "
-                        "ignored the writer's part(s) '1', '2': not words of the goal")
-    assert verify_goal(goal, TWO_STEPS, claims=[Claim("legacy authentication", (1,), (0,))]).accepted
-    # the 1.5B writer labelled the parts of a true goal 'date' and 'close': its values decide
-    v = verify_goal("Report the fare of DL2210 on 2024-11-15", TWO_STEPS,
-                    claims=[Claim("date", (1,), (0,)), Claim("close", (1,), (0,))])
-    assert v.accepted and [c.method for c in v.constraints] == ["value_match", "value_match"]
-    assert v.reason.endswith("ignored the writer's part(s) 'date', 'close': not words of the goal")
-    # a goal given without parts (`verify --goal`, evaluation pairs) needs no anchor
-    assert verify_goal(goal, TWO_STEPS).reason == "no checkable specific (number, date, code, name) in the goal"
-
-
 def test_no_narrow_question_once_a_value_has_failed():
     j, judge = juror(0.99)
-    v = verify_goal("Fly from Boston to Denver for $5", FLIGHT, j)
+    v = verify_goal("What does the Lisbon Aurora hotel cost, $150?", HOTEL, j)
     assert not v.accepted and not judge.asked()
-    assert "not asked" in next(c for c in v.constraints if c.text == "Boston").detail
 
 
 def test_a_question_the_run_never_answered_fails_without_a_model():
     halted = dataclasses.replace(FLIGHT, final_answer="")
     j, judge = juror(0.99)
-    v = verify_goal("Which flight from Boston to DEN costs $228.10?", halted, j)
+    v = verify_goal("Which flight from BOS to DEN costs $228.10?", halted, j)
     assert not v.accepted and not judge.asked()
-    assert v.reason.endswith("'Which flight from Boston to DEN costs $228.10?' is never answered: "
-                             "the run ended without a final answer")
-    assert [c.method for c in v.constraints] == ["unmatched", "value_match", "value_match", "unanswered"]
-    assert "not asked, the goal already fails on its unanswered question" in v.constraints[0].detail
-    # the same values as a task, or the same question answered, do not need it
-    assert verify_goal("Find the flight from BOS to DEN for $228.10", halted).accepted
+    assert v.constraints[-1].method == "unanswered"
+    assert v.reason.endswith("the goal asks a question and the run ended without a final answer")
+    # the same question answered does not fail
     assert verify_goal("Which flight from BOS to DEN costs $228.10?", FLIGHT).accepted
 
 
@@ -219,26 +170,22 @@ def test_a_superlative_over_a_partial_listing_fails_without_a_model():
     j, judge = juror(0.99)
     v = verify_goal("Which headphones have the longest battery life and are quick chargeable?", run, j)
     assert not v.accepted and not judge.asked()
-    (c,) = v.constraints
+    c = v.constraints[-1]
     assert (c.text, c.method, c.evidence[0]["step"]) == ("longest", "partial_view", 0)
     assert "showing 3 of 148" in c.evidence[0]["text"] and "showing 3 of 148" in c.detail
-    assert v.reason == "'longest' compares over a set of which the run saw only part"
-    # limited to what was shown, or with no superlative, the same claim holds
-    assert verify_goal("Which of the three headphones listed has the longest battery life?", run).accepted
-    assert verify_goal("Which headphones have a battery life of up to 60 hours?", run).accepted
-    # a value the run did show does not rescue the superlative, and no name is asked about
+    # a value the run did show does not rescue the superlative
     v = verify_goal("Is the Sennheiser Momentum 4 the headphone with the longest battery life, 60 hours?", run, j)
     assert not v.accepted and not judge.asked() and v.constraints[-1].method == "partial_view"
 
 
-def test_a_superlative_over_what_the_run_compared_holds():
-    """demo01 opened 2 of 212 search results: the cheapest of the suppliers it compared is a true
-    goal (the paper's relabel), the lowest price of copper wire anywhere is not (strong wrote it)."""
-    assert verify_goal("Compare copper wire suppliers by price per kg and minimum order quantity, and report "
-                       "the cheapest one that accepts orders below 100 kg.", copper()).accepted
-    v = verify_goal("Find the lowest price of bare copper wire for 1.5 to 4 mm solid bare copper, excluding MOQ, "
-                    "and the corresponding minimum order quantity", copper())
-    assert not v.accepted and v.constraints[-1].detail.endswith("shows only part of it ('Results 1-3 of 212')")
+def test_a_superlative_over_what_the_run_compared_holds_and_a_wrong_one_fails():
+    """demo01 (the paper's copper-wire run): among the small-lot suppliers it opened, Ohio Wire &
+    Cable ($5.30/kg, MOQ 10 kg) is the cheapest; Rhein Kupfer (MOQ 25 kg) is not."""
+    v = verify_goal("Compare small-lot copper wire suppliers by price per kg and report the cheapest one, "
+                    "with its MOQ of 10 kg.", copper())
+    assert v.accepted, v.reason
+    v = verify_goal("Report the cheapest small-lot copper wire supplier, the one with an MOQ of 25 kg.", copper())
+    assert not v.accepted and "cheapest" in v.reason
 
 
 @pytest.mark.parametrize("listing, partial", [
@@ -252,19 +199,21 @@ def test_a_superlative_over_what_the_run_compared_holds():
     ("4 suppliers (sorted by price)", False),
 ])
 def test_partial_listings_are_recognised(listing, partial):
-    run = Trajectory("p", "g", (Step("", "search", {}, listing + " cheapest widget $4"),), final_answer="$4")
-    assert verify_goal("Find the cheapest widget", run).accepted is not partial
+    assert (partial_view(listing) is not None) is partial
 
 
-def test_cli_prints_each_constraint_and_json(tmp_path):
+def test_cli_prints_each_clause_and_json(tmp_path):
     p = write_run(tmp_path)
     res = CliRunner().invoke(cli, ["verify", "--goal", "Which flight from BOS to DEN costs $228.10?", "--trajectory", str(p)])
     assert res.exit_code == 0, res.output
-    assert "[ok  ] '$228.10' (money) via value_match" in res.output and "ACCEPTED" in res.output
+    assert "[ok  ] lookup 'Which flight from BOS to DEN costs $228.10' via bound_record" in res.output
+    assert "'$228.10' (money): step 0 $[0]:" in res.output and "ACCEPTED" in res.output
     res = CliRunner().invoke(cli, ["verify", "--goal", "Which flight costs $199?", "--trajectory", str(p), "--json"])
     assert res.exit_code == 1
     d = json.loads(res.output)
-    assert d["accepted"] is False and d["constraints"][0]["text"] == "$199"
+    (c,) = d["constraints"]
+    assert d["accepted"] is False and c["type"] == "lookup" and c["rule"] == "unmatched"
+    assert c["values"] == [{"value": "$199", "kind": "money", "found": False}]
 
 
 def test_cli_bad_input_one_line(tmp_path):
@@ -286,9 +235,9 @@ def test_narrow_question_path_end_to_end_with_a_real_model():
     from agenther_local.judges.llama import LlamaJudge
     from agenther_local.judges.manifest import get_manifest
     j = Juror(LlamaJudge(get_manifest("qwen2.5-coder-0.5b")), "constraint", 0.5, "test")
-    v = verify_goal("Find the cheapest flight from Boston to Denver on 2024-11-15", FLIGHT, j)
-    narrow = [c for c in v.constraints if c.method == "narrow_question"]
-    assert {c.text for c in narrow} == {"Boston", "Denver"}
-    for c in narrow:
-        p = float(c.detail.split("P(yes) ")[1].split()[0])
-        assert 0.0 <= p <= 1.0 and c.holds == (p >= 0.5)
+    first = verify_goal("What does the Lisbon Aurora hotel cost per night, $140?", HOTEL, j)
+    (c,) = first.constraints
+    assert c.method == "narrow_question" and 0.0 <= c.p_yes <= 1.0 and c.holds == (c.p_yes >= 0.5)
+    # the same question in one run gets the same decision
+    again = verify_goal("What does the Lisbon Aurora hotel cost per night, $140?", HOTEL, j)
+    assert again.constraints[0].p_yes == c.p_yes and again.accepted == first.accepted

@@ -17,7 +17,7 @@ from .judge import pick_record
 @click.option("--id", "rid", default=None, help="Record id in the file (default: the first record).")
 @click.option("--from", "source_format", default="auto", type=format_choice(), help="Input format.")
 @click.option("--model", default=None, help="Constraint juror for names/codes no value matched (default: none: value match only).")
-@click.option("--json", "as_json", is_flag=True, help="One JSON line: {accepted, constraints, reason}.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON line: {accepted, constraints (one per clause: type, rule, bound_to, values), reason}.")
 def verify(goal, path, rid, source_format, model, as_json):
     """Show each constraint of a goal with its tool evidence, method and verdict."""
     from ..config import RelabelConfig
@@ -45,9 +45,10 @@ def verify(goal, path, rid, source_format, model, as_json):
         click.echo(f"run:  {traj.id} ({len(traj.evidence_steps)} tool outputs)")
         for c in v.constraints:
             mark = "ok  " if c.holds else "FAIL"
-            click.echo(f"  [{mark}] {c.text!r} ({c.kind}) via {c.method}: {c.detail}")
-            for e in c.evidence[:1]:
-                click.echo(f"         step {e['step']}: {e['text']!r}")
+            click.echo(f"  [{mark}] {c.type or c.kind} {c.text!r} via {c.method}: {c.detail}")
+            for val in c.values:
+                where = f"step {val['step']} {val['path']}: {val['text']!r}" if val["found"] else "not found"
+                click.echo(f"         {val['value']!r} ({val['kind']}): {where}")
         click.echo(("ACCEPTED: " if v.accepted else "REJECTED: ") + v.reason)
     if not v.accepted:
         raise SystemExit(1)

@@ -4,7 +4,7 @@
    none of the original goal's UNMET specifics (a value of the original goal that no tool
    output shows: carrying it over is the over-claim SPEC warns about);
 2. grounding: every specific of the goal (number, date, code, quoted string, name) occurs in
-   a tool output, after normalisation (stages/grounding.py). Tool outputs only: the user's
+   a tool output, after normalisation (evidence/grounding.py). Tool outputs only: the user's
    words and the agent's final message re-admit unmet constraints (SPEC, "Hard negatives");
 3. not_trivial: not a near-copy of the original goal: cosine below `max_original_cosine`,
    or a real difference in specifics;
@@ -22,8 +22,9 @@ from ..config import GateConfig
 from ..embeddings import Embedder, cosine
 from ..trajectory import Trajectory
 from .extract import Outcome
-from .grounding import check_grounding
-from .values import extract_specifics
+from ..evidence.grounding import check_grounding
+from ..evidence.model import written_arguments
+from ..evidence.values import extract_specifics
 
 GATES = ("well_formed", "grounding", "not_trivial", "on_topic")
 
@@ -71,9 +72,10 @@ def grounding(goal: str, traj: Trajectory, defer_names: bool = False) -> GateRes
     """Every specific of the goal in a tool output. With `defer_names`, names and letter codes
     no value matched (a city vs its airport code) are left to the constraint juror's narrow
     question (stages/verify.py) instead of failing here; values never are."""
-    from .verify import is_narrow
+    from ..evidence.bind import is_narrow
 
-    g = check_grounding(goal, traj)
+    # what the run did counts too: the arguments of its succeeded writes (evidence/model.py)
+    g = check_grounding(goal, traj, written_arguments(traj))
     cited = [{"text": t, "step": st, "start": a, "end": b} for t, st, a, b in g.evidence]
     hard = [s for s in g.missing if not (defer_names and is_narrow(s))]
     if hard:

@@ -29,7 +29,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from ..config import GateConfig, RelabelConfig
+from ..config import EvidenceConfig, GateConfig, RelabelConfig
 from ..embeddings import Embedder
 from ..judges.base import Judge
 from ..judges.context import fit
@@ -38,10 +38,10 @@ from ..prompts import Prompts
 from ..trajectory import Trajectory
 from .extract import Outcome
 from .gates import GateResult, run_gates
-from .verify import Claim, Verification, verify_goal
+from .verify import Verification, verify_goal
 
 # The writer's reply: the goal, then its parts, each citing the verified facts it rests on
-# (issue: evidence-linked relabels); verify_goal links every value of the goal to them.
+# (journaled with the attempt; verify_goal binds each clause of the goal to a record or call).
 SCHEMA = {
     "type": "object",
     "properties": {
@@ -56,6 +56,15 @@ SCHEMA = {
     },
     "required": ["goal", "constraints", "valid", "rationale"],
 }
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One part of a written goal as the writer labels it, and the verified facts it cites
+    (journaled to explain a draft; verification binds the goal's clauses itself)."""
+    text: str
+    facts: tuple[int, ...]
+    steps: tuple[int, ...]
 
 
 def parse_claims(data: dict[str, Any], outcome: Outcome) -> tuple[Claim, ...]:
@@ -145,7 +154,8 @@ def _key(goal: str) -> str:
 
 def relabel_goal(traj: Trajectory, outcome: Outcome, writer: Judge, self_juror: Juror, jury: Jury | None,
                  embedder: Embedder, prompts: Prompts, cfg: RelabelConfig, gates: GateConfig,
-                 seed: int = 0, constraint_juror: Juror | None = None) -> Relabel:
+                 seed: int = 0, constraint_juror: Juror | None = None,
+                 evidence: EvidenceConfig | None = None) -> Relabel:
     """AgentHER relabeler: up to K attempts, gates, per-constraint verification, jury check,
     guarded fallback."""
     attempts: list[Attempt] = []
@@ -181,7 +191,7 @@ def relabel_goal(traj: Trajectory, outcome: Outcome, writer: Judge, self_juror: 
             failed = results[-1]
             attempts.append(Attempt(status=f"gate:{failed.name}", detail=failed.detail, gates=results, **fields))
             continue
-        ver = verify_goal(goal, traj, constraint_juror, prompts, claims)
+        ver = verify_goal(goal, traj, constraint_juror, prompts, evidence)
         fields["verification"] = ver
         if not ver.accepted:
             attempts.append(Attempt(status="verify:constraint", detail=ver.reason, gates=results, **fields))

@@ -39,7 +39,7 @@ import unicodedata
 from dataclasses import dataclass
 from decimal import Decimal
 
-KINDS = ("number", "money", "date", "time", "quoted", "code", "entity", "email", "url")
+KINDS = ("number", "money", "date", "time", "quoted", "code", "entity", "email", "url", "path")
 
 # A bare integer up to this value, attached to a noun ("3 bags"), must be found next to that
 # noun in the evidence: tool outputs are full of small integers (seat counts, prices), so the
@@ -532,6 +532,26 @@ def _scan_numbers(text: str):
                        m.end(), measure + ("/" + per if per else ""), nouns)
 
 
+# A file path ends with a known extension (or several: "L060.py.backup").
+PATH = re.compile(r"(?<![\w/.-])(?:\.{0,2}/)?(?:[\w.-]+/)*[\w-]+(?:\.(?:py|pyi|js|ts|tsx|jsx|json|ya?ml|toml|cfg|ini|txt|md|"
+                   r"rst|sql|sh|c|h|cc|cpp|hpp|java|go|rs|rb|php|html|css|csv|xlsx|xml|backup|bak|orig|patch|diff))+\b")
+
+
+def paths_in(text: str) -> list[str]:
+    """File paths written in `text`.
+
+    >>> paths_in("Back up src/rules/L060.py to L060.py.backup, then run tests/test_x.py")
+    ['src/rules/L060.py', 'L060.py.backup', 'tests/test_x.py']
+    """
+    return [m.group() for m in PATH.finditer(text)]
+
+
+def _scan_paths(text: str):
+    """File paths ("src/rules/L060.py", "L060.py.backup"): what a coding run wrote or read."""
+    for m in PATH.finditer(text):
+        yield Specific("path", m.group(), norm_name(m.group().lstrip("./")), m.start(), m.end())
+
+
 def _scan_urls_emails(text: str):
     for m in _EMAIL.finditer(text):
         yield Specific("email", m.group(), norm_email(m.group()), m.start(), m.end())
@@ -561,8 +581,9 @@ def _scan_entities(text: str, claimed: bytearray):
     """
     words = [w for w in _WORD.finditer(text) if not any(claimed[w.start():w.end()])]
     caps = [w for w in words if w.group()[0].isupper()]
-    if len(words) >= 4 and len(caps) > 0.6 * len(words):
-        return
+    lower = [w.group() for w in words if not w.group()[0].isupper()]
+    if len(words) >= 4 and len(caps) > 0.6 * len(words) and all(w.lower() in _FUNCTION_WORDS for w in lower):
+        return                      # title case ("Find Cheap Flights to Denver"): no names to tell apart
     run: list[re.Match] = []
 
     def flush():
@@ -615,7 +636,7 @@ def _scan_quoted(text: str):
 def _extract(text: str, text_kinds: bool = True) -> list[Specific]:
     claimed = bytearray(len(text))
     out: list[Specific] = []
-    for scan in (_scan_urls_emails, _scan_dates, _scan_times, _scan_codes, _scan_numbers):
+    for scan in (_scan_paths, _scan_urls_emails, _scan_dates, _scan_times, _scan_codes, _scan_numbers):
         for s in scan(text):
             if not any(claimed[s.start:s.end]):
                 claimed[s.start:s.end] = b"\x01" * (s.end - s.start)
@@ -712,6 +733,10 @@ class IndexedText:
             for name, start, end in self.names:
                 if name == " ".join(re.split(r"[\s_-]+", s.norm)):
                     return start, end
+            for code in place_codes(s.norm):        # "Seattle" is "SEA" in a flight record
+                for e in self.specifics:
+                    if e.kind == "code" and e.norm == code:
+                        return e.start, e.end
         return self._search(s.norm if isinstance(s.norm, str) else s.text.lower())
 
     def _search(self, folded_phrase: str) -> tuple[int, int] | None:
@@ -728,7 +753,11 @@ class IndexedText:
             if e.kind == "date" and not s.unit and 1900 <= value <= 2100 \
                     and any(_date_fields(r)[0] == value for r in e.norm):
                 return e.start, e.end               # "in 2024" vs "2024-05-23"
-            if e.kind not in ("number", "money") or Decimal(e.norm) != value:
+            if e.kind not in ("number", "money"):
+                continue
+            # subtle: a refund is stored as a negative payment ('"amount": -2544' for "refund
+            # the $2,544"), so an amount of money matches its negation too
+            if Decimal(e.norm) != value and not (s.kind == "money" and Decimal(e.norm) == -value):
                 continue
             if not _units_compatible(s.unit, e.unit):
                 continue
@@ -801,6 +830,23 @@ def _unit_hint_pattern(measure: str) -> re.Pattern:
     words += list(_MONEY_WORDS if measure in _CURRENCY_CODES else _QUANTITY_WORDS.get(measure, ()))
     alt = "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
     return re.compile(rf"(?<![a-z])(?:{alt})(?![a-z])" if alt else r"(?!)")
+
+
+@functools.lru_cache(maxsize=1)
+def _places() -> dict[str, tuple[str, ...]]:
+    import tomllib
+    from importlib import resources
+    data = tomllib.loads(resources.files("agenther_local").joinpath("data/places.toml").read_text(encoding="utf-8"))
+    return {norm_name(k): tuple(v) for k, v in data.get("airports", {}).items()}
+
+
+def place_codes(name: str) -> tuple[str, ...]:
+    """The codes tools write for a city (data/places.toml).
+
+    >>> place_codes("Seattle"), place_codes("new  york")[:2], place_codes("Springfield")
+    (('SEA',), ('JFK', 'LGA'), ())
+    """
+    return _places().get(norm_name(name), ())
 
 
 def _needs_context(s: Specific) -> bool:

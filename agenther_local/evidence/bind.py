@@ -1,0 +1,260 @@
+"""Bind each clause of a goal to ONE call or ONE record of the run, and check the goal asks
+for every write the run made. Deterministic: no model is asked here (stages/verify.py asks
+the narrow questions for names this leaves open).
+
+    bindings = bind_goal(goal, RunEvidence.of(traj), cfg)
+
+Rules (each failing binding names the rule):
+- `bound_call`: an action clause, all values in one succeeded write call's scope;
+- `bound_record`: a lookup clause, all values in one record (with its id joins);
+- `action_not_done`: an action clause whose verb matches no succeeded write (a failed call, a
+  refusal, or no call at all) or whose values are only in failed calls;
+- `mixed_records`: every value occurs in the run, but no one record (or call) holds them all;
+- `unmatched`: a value no tool output (and no succeeded write) shows;
+- `unverifiable`: a qualifier with no rule (evidence/qualifiers.py), or a lookup clause with
+  no value to check and no model to ask;
+- `omits_write`: a succeeded write whose target no clause asks for.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
+
+from .actions import Action, name_words
+from .values import paths_in
+from .claims import Clause, asked_missing, call_matches_verb, families_of, split_clauses
+from .model import Match, RunEvidence, call_record, match_in_scope
+from .qualifiers import bound_holds, check_qualifiers, comparison_bounds
+from .records import Record
+from .values import Specific
+
+NARROW_KINDS = ("entity", "code")   # codes only when they hold no digit ("SEA", not "DL2210")
+
+
+def is_narrow(s: Specific) -> bool:
+    """May a model decide this value? Names and letter codes yes; numbers, dates, ids never.
+
+    >>> from .values import extract_specifics
+    >>> [is_narrow(x) for x in extract_specifics("Fly DL2210 from Boston (SEA) for $5")]
+    [False, True, True, False]
+    """
+    return s.kind in NARROW_KINDS and not (s.kind == "code" and any(ch.isdigit() for ch in s.text))
+
+
+@dataclass(frozen=True)
+class Binding:
+    clause: Clause
+    holds: bool
+    rule: str
+    detail: str
+    call: Action | None = None
+    record: Record | None = None
+    matches: tuple[Match, ...] = ()
+    open_names: tuple[Specific, ...] = ()     # unmatched names a narrow question may still decide
+
+    @property
+    def bound_to(self) -> dict[str, Any] | None:
+        if self.call is not None:
+            return {"call": self.call.name, "step": self.call.step, "status": self.call.status}
+        if self.record is not None:
+            return {"record": self.record.path, "step": self.record.step,
+                    "span": [self.record.start, self.record.end]}
+        return None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"clause": self.clause.text, "type": self.clause.kind, "verb": self.clause.verb,
+                "holds": self.holds, "rule": self.rule, "detail": self.detail, "bound_to": self.bound_to,
+                "values": [m.to_dict() for m in self.matches],
+                "open_names": [s.text for s in self.open_names]}
+
+
+def _call_families(a: Action) -> list[str]:
+    words = name_words(a.name) + [a.verb]
+    if a.verb in ("shell", "create", "str_replace", "insert", "edit", "write", "append", "undo_edit"):
+        words += ["update", "create"]       # a file write carries out "make", "fix", "add", "back up"
+    return words
+
+
+def _missing_text(ms: Sequence[Match]) -> str:
+    return ", ".join(repr(m.value.text) for m in ms if not m.found)
+
+
+def _elsewhere(ev: RunEvidence, values: Sequence[Specific]) -> bool:
+    """Does every value occur in some record of the run (just not together)?"""
+    return all(ev.find_record([v], join=False)[1] is not None for v in values)
+
+
+def bind_action(c: Clause, ev: RunEvidence, values: Sequence[Specific], goal: str = "") -> Binding:
+    cands = [a for a in ev.writes if call_matches_verb(_call_families(a), c.verb)]
+    done = [a for a in cands if a.succeeded]
+    best: tuple[int, Action | None, list[Match]] = (-1, None, [])
+    for a in done:
+        ms = match_in_scope(values, ev.call_scope(a), goal)
+        n = sum(m.found for m in ms)
+        if n > best[0]:
+            best = (n, a, ms)
+        if n == len(values):
+            return Binding(c, True, "bound_call", f"{a.name} at step {a.step} succeeded and holds "
+                           f"{len(values)} value(s) of the clause", a, None, tuple(ms))
+    if not done:
+        failed = [a for a in cands if not a.succeeded]
+        if failed:
+            a = failed[-1]
+            return Binding(c, False, "action_not_done", f"the {a.name} call at step {a.step} {a.status}: "
+                           f"{a.result.strip()[:120]!r}", a)
+        fams = "/".join(families_of(c.verb))
+        return Binding(c, False, "action_not_done", f"no {fams} call for {c.verb!r} succeeded in the run")
+    n, a, ms = best
+    missing = [m for m in ms if not m.found]
+    if all(is_narrow(m.value) for m in missing):
+        return Binding(c, False, "unmatched", f"{_missing_text(ms)} not in the {a.name} call at step {a.step}",
+                       a, None, tuple(ms), tuple(m.value for m in missing))
+    failed_hit = [f for f in cands if not f.succeeded and all(m.found for m in match_in_scope(
+        [m.value for m in missing], [call_record(f), *ev.by_step.get(f.step, [])]))]
+    if failed_hit:
+        return Binding(c, False, "action_not_done", f"{_missing_text(ms)} only in the {failed_hit[0].name} call at "
+                       f"step {failed_hit[0].step}, which {failed_hit[0].status}", failed_hit[0], None, tuple(ms))
+    rule = "mixed_records" if _elsewhere(ev, [m.value for m in missing]) else "unmatched"
+    where = "occur elsewhere in the run, not in" if rule == "mixed_records" else "not in"
+    return Binding(c, False, rule, f"{_missing_text(ms)} {where} the {a.name} call at step {a.step}", a, None, tuple(ms))
+
+
+def bind_lookup(c: Clause, ev: RunEvidence, values: Sequence[Specific],
+                check: Callable[[Binding], str | None] = lambda b: None) -> Binding:
+    """Bind to the first record that holds every value and passes `check` (the clause's
+    qualifiers and what it asks for); the first failure is reported if none passes."""
+    if not values:
+        return Binding(c, False, "unverifiable", "the clause names no value to find in a record")
+    first_failure: Binding | None = None
+    for ms, r in ev.full_matches(values):
+        b = Binding(c, True, "bound_record", f"all {len(values)} value(s) in one record ({r.path}) of step {r.step}",
+                    None, r, tuple(ms))
+        why = check(b)
+        if why is None:
+            return b
+        if first_failure is None:
+            first_failure = Binding(c, False, "unverifiable", why, None, r, tuple(ms))
+    if first_failure is not None:
+        return first_failure
+    ms, r = ev.find_record(values)
+    missing = [m for m in ms if not m.found]
+    if r is not None and all(is_narrow(m.value) for m in missing) and len(missing) < len(ms):
+        return Binding(c, False, "unmatched", f"{_missing_text(ms)} not in record {r.path} of step {r.step}",
+                       None, r, tuple(ms), tuple(m.value for m in missing))
+    if len(missing) < len(ms) and _elsewhere(ev, [m.value for m in missing]):
+        return Binding(c, False, "mixed_records", f"{_missing_text(ms)} occur in the run, but not in the record "
+                       f"({r.path}, step {r.step}) that holds the rest" if r else "no record holds them together",
+                       None, r, tuple(ms))
+    if missing and all(is_narrow(m.value) for m in missing):
+        return Binding(c, False, "unmatched", f"{_missing_text(ms)} in no record", None, r, tuple(ms),
+                       tuple(m.value for m in missing))
+    return Binding(c, False, "unmatched", f"{_missing_text(ms)} in no tool output", None, r, tuple(ms))
+
+
+def bind_bounds(c: Clause, ev: RunEvidence, bounds, check: Callable[[Binding], str | None]) -> Binding:
+    """A clause whose only values are bounds ("suppliers under $5/kg with an MOQ below 100 kg"):
+    bound to the first record that meets every bound (and passes `check`)."""
+    for r in ev.records:
+        fields = list(r.fields) or [("text", r.text)]
+        if all(bound_holds(op, v, fields) for op, v in bounds):
+            b = Binding(c, True, "bound_record", f"record {r.path} of step {r.step} meets every bound", None, r)
+            if check(b) is None:
+                return b
+    said = ", ".join(f"{op} {v.text}" for op, v in bounds)
+    return Binding(c, False, "unmatched", f"no record meets every bound ({said})")
+
+
+def bind_goal(goal: str, ev: RunEvidence, require_all_writes: bool = True) -> list[Binding]:
+    """One binding per clause, then one per succeeded write the goal leaves out.
+
+    Two clauses of one sentence share what they are about: a clause with no value of its own
+    ("tell me the cabin class" after "for my reservation 4OG6T3") is bound to the record or
+    call its neighbour is bound to, and an action clause whose verb no call carries out
+    ("and refund the difference to my gift card") may be a consequence of the call another
+    clause is bound to, if every value it names is in that call.
+    """
+    clauses = split_clauses(goal)
+    parts = [comparison_bounds(c) for c in clauses]
+    out: list[Binding | None] = [None] * len(clauses)
+    for i, c in enumerate(clauses):
+        values = parts[i][0]
+        if c.kind == "action":
+            out[i] = bind_action(c, ev, values, goal)
+        elif values:
+            out[i] = bind_lookup(c, ev, values, lambda b, i=i: _check(b, parts[i][1], ev))
+        elif parts[i][1]:
+            out[i] = bind_bounds(c, ev, parts[i][1], lambda b, i=i: _check(b, parts[i][1], ev))
+    bound_calls = [b.call for b in out if b is not None and b.holds and b.call is not None]
+    for i, c in enumerate(clauses):
+        b = out[i]
+        if c.kind == "action" and b is not None and not b.holds and not b.open_names:
+            for a in bound_calls:
+                ms = match_in_scope(parts[i][0], ev.call_scope(a), goal)
+                if all(m.found for m in ms) and parts[i][0]:
+                    out[i] = Binding(c, True, "bound_call", f"a consequence of the {a.name} call at step {a.step}, "
+                                     f"which holds its {len(ms)} value(s)", a, None, tuple(ms))
+                    break
+        if out[i] is None:
+            out[i] = _inherit(c, i, clauses, out, ev)
+    final: list[Binding] = []
+    for i, c in enumerate(clauses):
+        b = out[i]
+        assert b is not None
+        if (b.holds or b.open_names) and not (c.kind == "lookup" and b.rule == "bound_record" and c.values):
+            q = _check(b, parts[i][1], ev)
+            if q is not None:
+                b = Binding(c, False, "unverifiable", q, b.call, b.record, b.matches)
+        final.append(b)
+    if require_all_writes:
+        final += _omitted_writes(goal, ev, final)
+    return final
+
+
+def _check(b: Binding, bounds, ev: RunEvidence) -> str | None:
+    """Why a binding's qualifiers or its question fail on what it is bound to (None: they hold)."""
+    q = check_qualifiers(b.clause, b, bounds, ev)
+    if q is None and b.clause.kind == "lookup":
+        missing = asked_missing(b.clause, _group_texts(b, ev))
+        q = f"asks for {missing}" if missing else None
+    return q
+
+
+def _group_texts(b: Binding, ev: RunEvidence) -> list[str]:
+    if b.record is not None:
+        return [b.record.text] + [r.text for r in ev.joined(ev.refs(b.record))]
+    if b.call is not None:
+        return [r.text for r in ev.call_scope(b.call)]
+    return []
+
+
+def _inherit(c: Clause, i: int, clauses: Sequence[Clause], out: Sequence[Binding | None], ev: RunEvidence) -> Binding:
+    """A lookup clause with no value: bound to what a neighbour of its sentence is bound to."""
+    order = list(range(i - 1, -1, -1)) + list(range(i + 1, len(clauses)))
+    for j in order:
+        n = out[j]
+        if clauses[j].sentence != c.sentence or n is None or not n.holds:
+            continue
+        if n.record is not None or n.call is not None:
+            what = n.record.path if n.record is not None else f"the {n.call.name} call"
+            return Binding(c, True, "bound_record" if n.record is not None else "bound_call",
+                           f"about what {clauses[j].text[:40]!r} is bound to ({what}, step "
+                           f"{(n.record or n.call).step})", n.call, n.record)
+    return Binding(c, False, "unverifiable", "the clause names no value to find in a record, and no clause "
+                   "of its sentence is bound to one")
+
+
+def _omitted_writes(goal: str, ev: RunEvidence, bindings: Sequence[Binding]) -> list[Binding]:
+    """A succeeded write whose target no clause is bound to, and whose file the goal never names."""
+    covered = {b.call.target for b in bindings if b.call is not None and b.call.succeeded and b.holds}
+    named = {p.rsplit("/", 1)[-1] for p in paths_in(goal)}
+    out = []
+    for a in ev.succeeded_writes:
+        if a.target in covered:
+            continue
+        if "/" in a.target or "." in a.target.rsplit("/", 1)[-1]:
+            if a.target.rsplit("/", 1)[-1] in named:
+                continue
+        c = Clause(f"{a.name} at step {a.step}", -1, "write", "", ())
+        out.append(Binding(c, False, "omits_write", f"the run's {a.name} call at step {a.step} succeeded "
+                           f"(target {a.target}); the goal does not ask for it", a))
+    return out
