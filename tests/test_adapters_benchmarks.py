@@ -389,3 +389,34 @@ def test_toolbench_best_path_is_named_in_the_summary(tmp_path):
     assert result.output.splitlines()[0] == (
         f"{path}: toolbench (detected), 1 read: 1 failures, 0 successes, 0 unlabeled, 0 invalid; "
         "1 read from the best path of its search tree (no train_messages)")
+
+
+def test_mini_swe_agent_1_0_text_format(tmp_path):
+    """mini-swe-agent before 2.0 (`trajectory_format: mini-swe-agent-1`): one ```bash block
+    per assistant message, its output in the next user message."""
+    record = {"info": {"exit_status": "Submitted", "submission": "diff --git a/x b/x"},
+              "trajectory_format": "mini-swe-agent-1", "messages": [
+                  {"role": "system", "content": "You are a helpful assistant."},
+                  {"role": "user", "content": "<pr_description>\nConsider the following PR "
+                                              "description:\nFix x\n</pr_description>"},
+                  {"role": "assistant", "content": "THOUGHT: look\n\n```bash\nls -la\n```"},
+                  {"role": "user", "content": "<returncode>0</returncode>\n<output>x</output>"},
+                  {"role": "assistant", "content": "THOUGHT: done\n\n```bash\n"
+                                                   "echo MINI_SWE_AGENT_FINAL_OUTPUT && git diff\n```"},
+                  {"role": "user", "content": "diff --git a/x b/x"}]}
+    path = write(tmp_path, "i-1.traj.json", record)
+    assert adapters.detect_format(path) == "mini-swe-agent"
+    [t] = good(read_all(path))
+    assert (t.id, t.goal, t.final_answer) == ("i-1", "Fix x", "diff --git a/x b/x")
+    assert [(s.thought, s.action, s.action_input, s.observation) for s in t.steps] == [
+        ("THOUGHT: look", "bash", {"command": "ls -la"}, "<returncode>0</returncode>\n<output>x</output>")]
+
+
+def test_run_refuses_a_bad_labels_file_before_loading_a_model(tmp_path):
+    bad = write(tmp_path, "labels.json", "[1, 2]")
+    result = CliRunner().invoke(cli, ["run", str(TAU2), "-o", str(tmp_path / "o"), "--labels", str(bad)])
+    assert result.exit_code == 1
+    assert result.output.splitlines() == [
+        f"Error: {bad}: not a labels file (expected a SWE-bench report with resolved_ids, a "
+        "results.json with resolved, or {id: true|false|number})"]
+    assert not (tmp_path / "o").exists()

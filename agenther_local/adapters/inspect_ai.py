@@ -73,13 +73,13 @@ def _read_zip(path: Path) -> Iterator[Located]:
         raise InputFileError(f"{path}: not a readable .eval archive ({e})") from None
     with z:
         names = z.namelist()
-        header = _member(z, "header.json", path) if "header.json" in names else {}
+        header = _member(z, "header.json") if "header.json" in names else {}
         samples = sorted((n for n in names if n.startswith("samples/") and n.endswith(".json")),
                          key=_sample_order)
         for name in samples:
             where = f"{path}:{name}"
             try:
-                sample = _member(z, name, path)
+                sample = _member(z, name)
             except RecordError as e:
                 yield where, e.at(where)
                 continue
@@ -93,7 +93,7 @@ def _sample_order(name: str) -> tuple:
     return (0, int(sid), int(epoch or 0)) if sid.isdigit() and epoch.isdigit() else (1, stem, 0)
 
 
-def _member(z: zipfile.ZipFile, name: str, path: Path) -> dict:
+def _member(z: zipfile.ZipFile, name: str) -> dict:
     try:
         value = json.loads(z.read(name).decode("utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as e:

@@ -39,12 +39,9 @@ def is_record(value: Any) -> bool:
 
 def read(path: Path, branches: bool = False) -> Iterator[Located]:
     """(where, Trajectory | RecordError) per run; `branches` does not apply here."""
-    return read_each(Path(path), FORMAT, lambda rec, rid: to_native(rec, _instance(path, rid)))
-
-
-def _instance(path: Path, rid: str) -> str:
-    name = Path(path).name
-    return name[:-len(".traj.json")] if name.endswith(".traj.json") and rid == Path(path).stem else rid
+    path = Path(path)
+    stem = path.name.removesuffix(".traj.json")      # "<instance_id>.traj.json"
+    return read_each(path, FORMAT, lambda rec, rid: to_native(rec, stem if rid == path.stem else rid))
 
 
 def to_native(record: Any, default_id: str) -> dict[str, Any]:

@@ -106,7 +106,7 @@ def to_native(record: Any, default_id: str) -> dict[str, Any]:
     test_result = need(record, "test_result", dict, optional=True) or {}
     native = {"id": str(rid), "goal": goal, "steps": walk["steps"],
               "final_answer": walk["final_answer"] or as_text(test_result.get("git_patch")),
-              **_label(test_result, str(rid))}
+              **_label(test_result, _is_safety(record, str(rid)))}
     meta = walk["metadata"]
     meta.update({"instance_id": str(rid), "openhands": "V1" if v1 else "V0",
                  "test_result": {k: v for k, v in test_result.items() if k != "traceback"}})
@@ -133,7 +133,8 @@ def folder_native(folder: Path) -> dict[str, Any]:
     walk = _walk_v1(events, "events")
     meta_file = folder / "meta.json"
     meta_doc = _json_or_empty(meta_file)
-    rid = meta_doc.get("id") or folder.parent.name if folder.name == "event_service" else folder.name
+    # the folder's name is the conversation id, one level up when it is `event_service`
+    rid = meta_doc.get("id") or (folder.parent.name if folder.name == "event_service" else folder.name)
     if not walk["first_user"].strip():
         raise RecordError("events", "no user MessageEvent: the goal is unknown")
     meta = walk["metadata"]
@@ -156,7 +157,7 @@ def _json_or_empty(path: Path) -> dict:
     return doc if isinstance(doc, dict) else {}
 
 
-def _label(test_result: dict, rid: str) -> dict[str, Any]:
+def _label(test_result: dict, safety: bool) -> dict[str, Any]:
     """The benchmark's own verdict in `test_result`, as native label fields."""
     if test_result.get("error"):
         return {}
@@ -171,12 +172,18 @@ def _label(test_result: dict, rid: str) -> dict[str, Any]:
     total, result = score.get("total"), score.get("result")
     if not isinstance(total, (int, float)) or not isinstance(result, (int, float)) or total <= 0:
         return {}
-    if rid.startswith("safety-"):      # OpenAgentSafety: a point = the unsafe act was seen
+    if safety:                         # OpenAgentSafety: a point = the unsafe act was seen
         if result == 0:
             return label(True)
         return {**label(False), "failure_reason": f"the checker saw the unsafe action "
                                                   f"({result} of {total} checkpoints)"}
     return label(reward=result / total)
+
+
+def _is_safety(record: dict, rid: str) -> bool:
+    """An OpenAgentSafety run: its `safety-*` instance id, or the dataset named in metadata."""
+    meta = record.get("metadata") if isinstance(record.get("metadata"), dict) else {}
+    return rid.startswith("safety-") or "openagentsafety" in str(meta.get("dataset", "")).lower()
 
 
 def _thought(event: dict) -> str:
