@@ -420,3 +420,30 @@ def test_run_refuses_a_bad_labels_file_before_loading_a_model(tmp_path):
         f"Error: {bad}: not a labels file (expected a SWE-bench report with resolved_ids, a "
         "results.json with resolved, or {id: true|false|number})"]
     assert not (tmp_path / "o").exists()
+
+
+def test_openhands_v1_call_that_never_became_an_action(tmp_path):
+    """An ActionEvent with `action: null` (the model's arguments did not validate) is still a
+    step; the AgentErrorEvent for the same call is its observation."""
+    row = jsonl(OH_V1)[2]
+    bad = {"kind": "ActionEvent", "id": "a-bad", "source": "agent", "thought": [], "action": None,
+           "tool_name": "str_replace_editor", "tool_call_id": "call_bad",
+           "tool_call": {"id": "call_bad", "name": "str_replace_editor",
+                         "arguments": '{"command": "explode", "path": "/x"}'}}
+    err = {"kind": "AgentErrorEvent", "id": "e-bad", "source": "agent", "tool_name": "str_replace_editor",
+           "tool_call_id": "call_bad", "error": "Parameter 'command' is not one of view, create"}
+    path = write(tmp_path, "out.jsonl", [{**row, "history": [bad, err] + row["history"]}])
+    [t] = good(read_all(path))
+    assert (t.steps[0].action, t.steps[0].action_input, t.steps[0].observation) == (
+        "str_replace_editor", {"command": "explode", "path": "/x"}, err["error"])
+    assert len(t.steps) == 1 + len(raw_v1_steps(row["history"]))
+
+
+def test_tau2_result_without_its_call_is_kept_aside(tmp_path):
+    raw = load(TAU2)
+    sim = raw["simulations"][0]
+    orphan = {"id": "call_nobody", "role": "tool", "content": "stray", "requestor": "assistant"}
+    doc = {**raw, "simulations": [{**sim, "messages": sim["messages"][:3] + [orphan] + sim["messages"][3:]}]}
+    [t] = good(read_all(write(tmp_path, "r.json", doc)))
+    assert t.metadata["unpaired_observations"] == ["stray"]
+    assert len(t.steps) == len(good(read_all(TAU2))[0].steps)

@@ -241,34 +241,41 @@ def _walk_v1(events: list, path: str) -> dict[str, Any]:
         e = need_object(e, where)
         kind = e.get("kind")
         if kind == "ActionEvent":
-            action = need(e, "action", dict, where)
-            akind, cid = action.get("kind"), str(e.get("tool_call_id"))
+            # `action` is null when the model's call could not be turned into an action
+            # (bad arguments): the call itself is still the step, its error the observation
+            action = need(e, "action", dict, where, optional=True) or {}
+            akind = action.get("kind")
+            keys = {f"action:{e.get('id')}"} | ({str(e["tool_call_id"])} if e.get("tool_call_id") else set())
             thought = _thought(e)
             if akind == "FinishAction":
                 final_answer = as_text(action.get("message"))
                 meta["final_thought"] = "\n\n".join(said + [thought] if thought else said)
                 said = []
-                skip.add(cid)
+                skip.update(keys)
                 continue
             if akind == "ThinkAction":
                 said += [t for t in (thought, as_text(action.get("thought"))) if t]
-                skip.add(cid)
+                skip.update(keys)
                 continue
             call = e.get("tool_call") if isinstance(e.get("tool_call"), dict) else {}
             args = (arguments(call["arguments"]) if "arguments" in call else
                     {k: v for k, v in action.items() if k != "kind" and v is not None})
-            name = e.get("tool_name") or call.get("name") or akind
+            name = e.get("tool_name") or call.get("name") or akind or "unknown_tool"
             steps.append({"thought": "\n\n".join(said + [thought] if thought else said),
                           "action": str(name), "action_input": args, "observation": ""})
             said = []
-            by_call[cid] = len(steps) - 1
+            for key in keys:
+                by_call[key] = len(steps) - 1
         elif kind in ("ObservationEvent", "AgentErrorEvent", "UserRejectObservation"):
-            cid = str(e.get("tool_call_id"))
+            keys = [f"action:{e.get('action_id')}"] + ([str(e["tool_call_id"])] if e.get("tool_call_id") else [])
             text = (observation_text(e.get("observation")) if kind == "ObservationEvent"
                     else as_text(e.get("error") or e.get("rejection_reason")))
-            if cid in by_call:
-                steps[by_call.pop(cid)]["observation"] = text
-            elif cid not in skip:
+            k = next((by_call[key] for key in keys if key in by_call), None)
+            if k is not None:
+                steps[k]["observation"] = text
+                for key in [key for key, v in by_call.items() if v == k]:
+                    del by_call[key]
+            elif not skip.intersection(keys):
                 unpaired.append(text)
         elif kind == "MessageEvent":
             text = _message_text(e)

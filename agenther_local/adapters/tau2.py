@@ -15,7 +15,8 @@ Follows the `Results` JSON that tau2-bench writes (sierra-research/tau2-bench
 - the final answer is the last assistant text; label = `reward_info.reward` (0.0 = failure).
 
 Not handled: a simulation whose task is missing from `tasks[]` is a RecordError (the goal
-is unknown).
+is unknown); a tool result whose call is not in the log goes to
+`metadata["unpaired_observations"]`, not into a step.
 """
 from __future__ import annotations
 
@@ -75,6 +76,8 @@ def to_native(sim: Any, tasks: dict[Any, dict], info: Any = None) -> dict[str, A
                      "reward_info": reward_info, "first_user_message": walk["first_user"],
                      "agent": (info or {}).get("agent_info") if isinstance(info, dict) else None},
     }
+    if walk["unpaired"]:
+        native["metadata"]["unpaired_observations"] = walk["unpaired"]
     if native.get("reward") == 0.0:
         native["failure_reason"] = f"reward 0.0 (termination: {sim.get('termination_reason')})"
     return native
@@ -103,6 +106,7 @@ def _walk(messages: list) -> dict[str, Any]:
     said: list[str] = []               # agent text not yet attached to a step
     first_user: str | None = None
     final_answer = ""
+    unpaired: list[str] = []
     for i, msg in enumerate(messages):
         where = f"messages[{i}]"
         msg = need_object(msg, where)
@@ -128,15 +132,17 @@ def _walk(messages: list) -> dict[str, Any]:
                 steps.append(_call_step(call, f"{where}.tool_calls[{k}]", "", "user"))
                 by_id[str(call.get("id"))] = len(steps) - 1
         elif role == "tool":
-            call_id = str(need(msg, "id", str, where))
-            if call_id not in by_id:
-                raise RecordError(f"{where}.id", f"no earlier tool call has id {call_id!r}")
-            steps[by_id.pop(call_id)]["observation"] = text
+            call_id = str(msg.get("id"))
+            if call_id in by_id:
+                steps[by_id.pop(call_id)]["observation"] = text
+            else:       # a result whose call is not in the log: kept, never a step
+                unpaired.append(text)
         elif role != "system":
             raise RecordError(f"{where}.role", f"unknown role {role!r}")
     if first_user is None:
         first_user = ""
-    return {"steps": steps, "first_user": first_user, "final_answer": final_answer}
+    return {"steps": steps, "first_user": first_user, "final_answer": final_answer,
+            "unpaired": unpaired}
 
 
 def _call_step(call: Any, where: str, thought: str, role: str) -> dict[str, Any]:
