@@ -447,3 +447,10 @@ def test_tau2_result_without_its_call_is_kept_aside(tmp_path):
     [t] = good(read_all(write(tmp_path, "r.json", doc)))
     assert t.metadata["unpaired_observations"] == ["stray"]
     assert len(t.steps) == len(good(read_all(TAU2))[0].steps)
+
+
+def test_validate_names_runs_without_a_tool_step_but_does_not_fail_them():
+    result = CliRunner().invoke(cli, ["validate", str(INSPECT_ZIP), str(INSPECT_JSON)])
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[-1] == ("17 records in 2 files, all valid (16 without a "
+                                              "tool step: nothing to relabel)")

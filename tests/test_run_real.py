@@ -180,7 +180,7 @@ def test_one_run_per_input_format_through_run(fmt, make_input, options, tmp_path
     detected, its one failed run goes through the stages, and every output file is
     well-formed JSON. The stage-1/2 rules keep it to ~30 s a file."""
     src, out = make_input(tmp_path), tmp_path / "o"
-    (tmp_path / "labels.json").write_text(json.dumps({"browser-1": False}))
+    (tmp_path / "labels.json").write_text(json.dumps({"browser-ZB2vu5GN-1": False}))
     options = [o.format(tmp=tmp_path) for o in options]
     res = CliRunner().invoke(cli, ["run", str(src), "-o", str(out), "--limit", "1", "--jury", "smollm2-135m",
                                    "--rule-based", "--quiet", "--no-report", *options])

@@ -118,8 +118,11 @@ def to_native(sample: Any, log: dict) -> dict[str, Any]:
     eval_info = log.get("eval") if isinstance(log.get("eval"), dict) else {}
     sid, epoch = sample.get("id"), sample.get("epoch")
     task = eval_info.get("task", "sample")
+    # the log's eval_id keeps ids unique across logs of the same task (one per model, say)
+    run = str(eval_info.get("eval_id") or eval_info.get("run_id") or "")[:8]
     native: dict[str, Any] = {
-        "id": f"{task}-{sid}" + (f"-epoch{epoch}" if epoch not in (None, 1) else ""),
+        "id": "-".join(p for p in (task, run, str(sid)) if p)
+              + (f"-epoch{epoch}" if epoch not in (None, 1) else ""),
         "goal": goal, "steps": walk["steps"],
         "final_answer": _output_text(sample.get("output")) or walk["final_answer"],
         **_label(sample, log),

@@ -67,7 +67,9 @@ def to_native(sim: Any, tasks: dict[Any, dict], info: Any = None) -> dict[str, A
     reward_info = need(sim, "reward_info", dict, optional=True) or {}
     trial = sim.get("trial")
     native: dict[str, Any] = {
-        "id": f"{task_id}-trial{trial}" if trial is not None else str(sim.get("id", task_id)),
+        # the simulation's uuid keeps ids unique across result files of the same tasks
+        "id": "-".join(str(p) for p in (task_id, f"trial{trial}" if trial is not None else None,
+                                        str(sim.get("id") or "")[:8]) if p),
         "goal": goal_of(task), "steps": walk["steps"], "final_answer": walk["final_answer"],
         **label(reward=reward_info.get("reward")),
         "metadata": {"benchmark": "tau2-bench", "task_id": task_id, "trial": trial,
