@@ -5,7 +5,9 @@
 `where` locates the record in its file ("runs.jsonl:17", "runs.json:#12"). A record that
 cannot be read comes back as a RecordError located there, never as an exception, and is
 never skipped. A whole file that cannot be read (missing, not a known format) raises
-InputFileError. `detect_format` looks at the content, never at the file name.
+InputFileError. `detect_format` looks at the content, never at the file name. An input may
+also be a directory holding OpenHands conversation folders; a labels file or a SWE-bench
+predictions file given as an input is named for what it is.
 
 Every Trajectory carries `metadata["source_format"]` and `metadata["source"]`. A format
 without a success label gives unlabeled records (success and reward None), never failures.
