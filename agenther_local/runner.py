@@ -41,6 +41,7 @@ class RunOptions:
     branches: bool = False
     unlabeled: str = "skip"          # skip | failed: what to do with records that carry no label
     quiet: bool = False
+    labels: Path | None = None       # a separate file of success labels (adapters/labels.py)
 
 
 @dataclass
@@ -70,7 +71,9 @@ def iter_inputs(opts: RunOptions, summary: Summary) -> Iterator[tuple[str, Traje
     directory, empty, unknown format) becomes one RecordError located at the file, so the
     other files are still processed."""
     from .adapters import detect_format, read
+    from .adapters.labels import load_labels
 
+    labels = load_labels(opts.labels) if opts.labels else None
     for path in opts.inputs:
         path = Path(path)
         try:
@@ -78,7 +81,7 @@ def iter_inputs(opts: RunOptions, summary: Summary) -> Iterator[tuple[str, Traje
             if fmt == "auto":
                 fmt = detect_format(path)
                 summary.detected[str(path)] = fmt
-            yield from read(path, fmt, branches=opts.branches)
+            yield from read(path, fmt, branches=opts.branches, labels=labels)
         except InputFileError as e:
             msg = str(e)
             prefix = f"{path}: "

@@ -63,7 +63,7 @@ def write(tmp_path: Path, name: str, content) -> Path:
 # --- detection --------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("path, fmt", [
-    (TAU, "openai"), (FIREACT, "react"), (REFLEXION, "react"),
+    (TAU, "openai"), (FIREACT, "fireact"), (REFLEXION, "react"),
     (TOOLBENCH / "10_ChatGPT_DFS_woFilter_w2.json", "toolbench"),
     (TOOLBENCH / "69_ChatGPT_DFS_woFilter_w2.json", "toolbench"),
     (SWE / "pydicom__pydicom-1458.traj", "swe-agent"),
@@ -76,13 +76,18 @@ def test_detects_each_fixture_from_its_content(path, fmt, tmp_path):
     assert adapters.detect_format(renamed) == fmt
 
 
-def test_an_unknown_file_is_one_line_naming_it():
+def test_an_unknown_file_is_one_line_naming_it(tmp_path):
     path = SWE / "pydicom__pydicom-1458.all_preds.jsonl"     # SWE-bench predictions: no steps
     with pytest.raises(InputFileError) as e:
         adapters.detect_format(path)
-    assert str(e.value) == (f"{path}: cannot tell the format (first record has keys instance_id, "
-                            "model_name_or_path, model_patch); pass --from with one of native, "
-                            "openai, toolbench, react, sharegpt, swe-agent")
+    assert str(e.value) == (f"{path}: SWE-bench predictions (a patch per instance, no steps): "
+                            "nothing to relabel; convert the run's .traj files instead")
+    odd = write(tmp_path, "odd.json", {"a": 1, "b": 2})
+    with pytest.raises(InputFileError) as e:
+        adapters.detect_format(odd)
+    assert str(e.value) == (f"{odd}: cannot tell the format (first record has keys a, b); pass "
+                            "--from with one of native, agenther, fireact, inspect, mini-swe-agent, "
+                            "openai, openhands, react, sharegpt, swe-agent, tau2, toolbench")
 
 
 def test_detection_failures_are_input_file_errors(tmp_path):
@@ -189,7 +194,7 @@ def test_reflexion_log_known_runs():
     ("11", {"successes": 1}, {"successes": 1}),
     ("57", {"successes": 1}, {"successes": 1, "failures": 3}),
     ("59", {"successes": 1}, {"successes": 1}),
-    ("69", {"invalid": 1}, {"invalid": 1, "failures": 9}),
+    ("69", {"failures": 1}, {"failures": 9}),    # no train_messages: its tree's best path
 ])
 def test_toolbench_counts(name, plain, with_branches):
     path = TOOLBENCH / f"{name}_ChatGPT_DFS_woFilter_w2.json"
@@ -222,10 +227,12 @@ def test_toolbench_branches():
     assert [len(t.steps) for _, t in branches] == [3, 6, 5]
     assert all(t.success is False and t.final_answer == "" for _, t in branches)
     assert "gave up" in branches[0][1].failure_reason
+    # 69 kept no chosen path: its main record is the tree's best path (index 3 of 9, the
+    # first with 5 answered calls), which is not repeated among the branches
     lines = read_all(TOOLBENCH / "69_ChatGPT_DFS_woFilter_w2.json", branches=True)
-    assert [len(t.steps) for _, t in lines[1:]] == [6, 5, 5, 5, 5, 2, 2, 4, 4]
+    assert [len(t.steps) for _, t in lines[1:]] == [6, 5, 5, 5, 2, 2, 4, 4]
     main = lines[0][1]
-    assert isinstance(main, RecordError) and main.field == "answer_generation.train_messages"
+    assert (main.success, len(main.steps), main.metadata["tree_path"]) == (False, 5, 4)
 
 
 def test_swe_agent_runs_are_unlabeled():
@@ -355,10 +362,10 @@ GOOD_CHAT = {"messages": [{"role": "user", "content": "hi"},
         {"role": "user", "content": "q"}, {"role": "assistant", "function_call": {"name": "f"}},
         {"role": "function", "content": "r"}]]}},
      {"answer_generation": {"query": 7}}, ":2", "answer_generation.query: expected a string, got a number"),
-    ("react", "f.json", {"traj": [{"role": "user", "content": "q"},
-                                  {"role": "assistant", "content": "Thought: t\nAction: search[x]"},
-                                  {"role": "user", "content": "Observation: o"}], "reward": True},
-     {"traj": "not a list", "reward": False}, ":#1", "traj: expected a list, got a string"),
+    ("fireact", "f.json", {"traj": [{"role": "user", "content": "q"},
+                                    {"role": "assistant", "content": "Thought: t\nAction: search[x]"},
+                                    {"role": "user", "content": "Observation: o"}], "reward": True},
+     {"traj": "not a run", "reward": False}, ":#1", "traj: no Action line in the text: not a ReAct run"),
     ("sharegpt", "s.jsonl", {"conversations": [{"from": "human", "value": "q"},
                                                {"from": "function_call", "value": '{"name": "f"}'},
                                                {"from": "observation", "value": "o"}]},

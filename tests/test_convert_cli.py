@@ -66,8 +66,9 @@ def test_bad_records_go_to_the_sidecar(tmp_path):
     assert result.exit_code == 0, result.output
     sidecar = tmp_path / "fireact.invalid.jsonl"
     assert result.output.splitlines() == [
-        f"{FIREACT}: react (given), 465 read: 185 failures, 130 successes, 0 unlabeled, 150 invalid",
-        f"wrote 315 trajectories to {out}; 150 invalid records to {sidecar}",
+        f"{FIREACT}: react (given), 465 read: 185 failures, 130 successes, 0 unlabeled, 0 invalid, "
+        "150 without a tool step",
+        f"wrote 315 trajectories to {out}; 150 records not converted, listed in {sidecar}",
     ]
     bad = lines(sidecar)
     assert len(bad) == 150 and all(set(row) == {"where", "reason"} for row in bad)
@@ -93,9 +94,8 @@ def test_a_stale_sidecar_is_emptied(tmp_path):
 
 
 @pytest.mark.parametrize("make_args, message", [
-    (lambda tmp: [PREDS], f"{PREDS}: cannot tell the format (first record has keys instance_id, "
-                          "model_name_or_path, model_patch); pass --from with one of native, "
-                          "openai, toolbench, react, sharegpt, swe-agent"),
+    (lambda tmp: [PREDS], f"{PREDS}: SWE-bench predictions (a patch per instance, no steps): "
+                          "nothing to relabel; convert the run's .traj files instead"),
     (lambda tmp: [tmp / "nope.json"], "{tmp}/nope.json: no such file"),
     (lambda tmp: [tmp], "{tmp}: is a directory, expected a JSONL or JSON file"),
     (lambda tmp: [TAU, tmp / "nope.json"], "{tmp}/nope.json: no such file"),
@@ -112,8 +112,9 @@ def test_bad_options_are_usage_errors(tmp_path):
     result = run("--from", "xml", TAU, "-o", tmp_path / "out.jsonl")
     assert result.exit_code == 2
     assert result.output.splitlines()[-1] == (
-        "Error: Invalid value for '--from': 'xml' is not one of 'auto', 'native', 'openai', "
-        "'toolbench', 'react', 'sharegpt', 'swe-agent'.")
+        "Error: Invalid value for '--from': 'xml' is not one of 'auto', 'native', 'agenther', "
+        "'fireact', 'inspect', 'mini-swe-agent', 'openai', 'openhands', 'react', 'sharegpt', "
+        "'swe-agent', 'tau2', 'toolbench'.")
     result = run(TAU)
     assert result.exit_code == 2
     assert result.output.splitlines()[-1] == "Error: Missing option '-o' / '--output'."
@@ -122,5 +123,5 @@ def test_bad_options_are_usage_errors(tmp_path):
 def test_help_is_the_docstring():
     result = CliRunner().invoke(cli, ["convert", "--help"])
     assert result.exit_code == 0
-    assert ("Convert agent runs (OpenAI, ToolBench, ReAct, ShareGPT, SWE-agent) to native"
+    assert ("Convert agent runs (any --from format) to native JSONL or AgentHER's format."
             in " ".join(result.output.split()))

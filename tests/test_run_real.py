@@ -140,3 +140,57 @@ def test_accepted_samples_carry_constraints_with_tool_evidence(permissive_run):
         assert r["metadata"]["constraints"], r["metadata"]["trajectory_id"]
         for c in r["metadata"]["constraints"]:
             assert c["step"] >= 0 and c["evidence"], c
+
+
+FIX = Path(__file__).resolve().parents[2] / "shared" / "fixtures"
+
+
+def _one_fireact_failure(tmp: Path) -> Path:
+    """Run 3824 of the Llama-2 sample (reward false), alone in a file of the same shape."""
+    runs = json.loads((ROOT / "tests" / "data" / "fireact" / "trajs_llama-2-7b_first3.json").read_text())
+    path = tmp / "llama.json"
+    path.write_text(json.dumps({"3824": runs["3824"]}))
+    return path
+
+
+def _agenther_file(tmp: Path) -> Path:
+    """The first tau2 run written by `convert --to agenther` (the reference code's format)."""
+    out = tmp / "agenther.jsonl"
+    res = CliRunner().invoke(cli, ["convert", str(next((FIX / "tau2_bench").glob("*.json"))),
+                                   "--to", "agenther", "-o", str(out)])
+    assert res.exit_code == 0, res.output
+    out.write_text(out.read_text().splitlines(keepends=True)[0])
+    return out
+
+
+@pytest.mark.parametrize("fmt, make_input, options", [
+    ("tau2", lambda tmp: next((FIX / "tau2_bench").glob("*.json")), []),
+    ("openhands", lambda tmp: FIX / "openhands_v1_conversation", ["--unlabeled", "failed"]),
+    ("inspect", lambda tmp: next((FIX / "inspect_eval_json").glob("*.json")),
+     ["--labels", "{tmp}/labels.json"]),     # its one sample passed; a labels file fails it
+    ("swe-agent", lambda tmp: FIX / "swe_agent_swebench_verified" / "django__django-14787.traj",
+     ["--labels", str(FIX / "swe_agent_swebench_verified" / "results.json")]),
+    ("mini-swe-agent", lambda tmp: FIX / "mini_swe_agent" / "pylint-dev__astroid-1978.traj.json",
+     ["--labels", str(FIX / "mini_swe_agent" / "deepseek__deepseek-chat.deepseek_chat_dev.json")]),
+    ("fireact", lambda tmp: _one_fireact_failure(tmp), []),
+    ("agenther", _agenther_file, []),
+])
+def test_one_run_per_input_format_through_run(fmt, make_input, options, tmp_path):
+    """`run --limit 1` with the smallest judge on one file of each newer format: the format is
+    detected, its one failed run goes through the stages, and every output file is
+    well-formed JSON. The stage-1/2 rules keep it to ~30 s a file."""
+    src, out = make_input(tmp_path), tmp_path / "o"
+    (tmp_path / "labels.json").write_text(json.dumps({"browser-ZB2vu5GN-1": False}))
+    options = [o.format(tmp=tmp_path) for o in options]
+    res = CliRunner().invoke(cli, ["run", str(src), "-o", str(out), "--limit", "1", "--jury", "smollm2-135m",
+                                   "--rule-based", "--quiet", "--no-report", *options])
+    assert res.exit_code == 0, res.output
+    assert res.output.startswith("1 read, 0 invalid"), res.output
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert [i["format"] for i in manifest["inputs"]] == [fmt]
+    journal = [json.loads(l) for l in (out / "journal.jsonl").read_text().splitlines()[1:]]
+    assert len(journal) == 1 and journal[0]["status"] in ("accepted", "rejected")
+    rows = {name: [json.loads(l) for l in (out / name).read_text().splitlines()]
+            for name in ("sft.jsonl", "dpo.jsonl", "dpo_ms_swift.jsonl", "sharegpt.jsonl", "rejected.jsonl")}
+    assert len(rows["sft.jsonl"]) + len(rows["rejected.jsonl"]) == 1, res.output
+    assert [r["id"] for r in rows["rejected.jsonl"]] in ([], [journal[0]["id"]])

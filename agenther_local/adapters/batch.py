@@ -7,19 +7,26 @@ seen in an earlier record becomes a RecordError too: later stages key their jour
 """
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
 
 from ..errors import RecordError
-from ..jsonl import check_input_file
 from ..trajectory import Trajectory
-from . import detect_format, read
+from . import check_input, detect_format, read
+from .common import is_stepless
+from .labels import Labels
 
 
 @dataclass(frozen=True)
 class FileCounts:
-    """What one input file gave: read = failures + successes + unlabeled + invalid."""
+    """What one input file gave: read = failures + successes + unlabeled + invalid + stepless.
+
+    `stepless` counts runs that ended without a single tool step (nothing to relabel); they
+    go to the sidecar with the invalid records but are not malformed. `notes` counts the
+    adapters' `metadata["conversion_note"]` (how a run was read when the file was unusual).
+    """
     path: Path
     format: str
     detected: bool
@@ -27,18 +34,23 @@ class FileCounts:
     successes: int = 0
     unlabeled: int = 0
     invalid: int = 0
+    stepless: int = 0
+    notes: tuple[tuple[str, int], ...] = ()
 
     @property
     def read(self) -> int:
-        return self.failures + self.successes + self.unlabeled + self.invalid
+        return self.failures + self.successes + self.unlabeled + self.invalid + self.stepless
 
     def line(self) -> str:
         """One summary line, e.g.
         runs.json: openai (detected), 67 read: 42 failures, 25 successes, 0 unlabeled, 0 invalid
         """
         how = "detected" if self.detected else "given"
+        tail = f", {self.stepless} without a tool step" if self.stepless else ""
+        tail += "".join(f"; {n} {note}" for note, n in self.notes)
         return (f"{self.path}: {self.format} ({how}), {self.read} read: {self.failures} failures, "
-                f"{self.successes} successes, {self.unlabeled} unlabeled, {self.invalid} invalid")
+                f"{self.successes} successes, {self.unlabeled} unlabeled, {self.invalid} invalid"
+                + tail)
 
 
 @dataclass
@@ -49,29 +61,34 @@ class Conversion:
 
 
 def convert_files(paths: Iterable[Path | str], fmt: str = "auto",
-                  branches: bool = False) -> Conversion:
-    """Read every record of every file. Raises InputFileError for a file it cannot read."""
+                  branches: bool = False, labels: Labels | None = None) -> Conversion:
+    """Read every record of every file (or OpenHands conversation folder). Raises
+    InputFileError for a file it cannot read."""
     paths = [Path(p) for p in paths]
     for p in paths:
-        check_input_file(p)
+        check_input(p)
     formats = [(detect_format(p), True) if fmt == "auto" else (fmt, False) for p in paths]
     out = Conversion()
     seen: dict[str, str] = {}          # trajectory id -> where it was first read
     for path, (file_fmt, detected) in zip(paths, formats):
-        counts = {"failures": 0, "successes": 0, "unlabeled": 0, "invalid": 0}
-        for where, got in read(path, file_fmt, branches=branches):
+        counts = {"failures": 0, "successes": 0, "unlabeled": 0, "invalid": 0, "stepless": 0}
+        notes: Counter[str] = Counter()
+        for where, got in read(path, file_fmt, branches=branches, labels=labels):
             if isinstance(got, Trajectory) and got.id in seen:
                 got = RecordError("id", f"{got.id!r} already read at {seen[got.id]}", where)
             if isinstance(got, RecordError):
                 out.invalid.append(got)
-                counts["invalid"] += 1
+                counts["stepless" if is_stepless(got) else "invalid"] += 1
                 continue
+            if isinstance(got.metadata.get("conversion_note"), str):
+                notes[got.metadata["conversion_note"]] += 1
             seen[got.id] = where
             out.trajectories.append(got)
             kind = ("unlabeled" if not got.is_labeled
                     else "successes" if got.is_success else "failures")
             counts[kind] += 1
-        out.files.append(FileCounts(path, file_fmt, detected, **counts))
+        out.files.append(FileCounts(path, file_fmt, detected, **counts,
+                                    notes=tuple(sorted(notes.items()))))
     return out
 
 

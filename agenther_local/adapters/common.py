@@ -174,14 +174,22 @@ def read_each(path: Path, fmt: str, to_native: Callable[[Any, str], dict[str, An
         yield located(raw.where, fmt, lambda: to_native(raw.value, record_id(path, raw.key)))
 
 
+NO_TOOL_STEP = ("empty: the agent gave its final answer without a tool step, so there is "
+                "nothing to relabel")
+
+
+def is_stepless(error: RecordError) -> bool:
+    """Was the record refused only because the run took no tool step?"""
+    return error.field == "steps" and error.problem == NO_TOOL_STEP
+
+
 def located(where: str, fmt: str, make: Callable[[], dict[str, Any]]) -> Located:
     """Run one conversion: (where, Trajectory) or (where, RecordError located at `where`)."""
     try:
         native = make()
         native["metadata"] = _provenance(native.get("metadata") or {}, fmt, where)
         if not native.get("steps") and native.get("final_answer"):
-            raise RecordError("steps", "empty: the agent gave its final answer without a tool "
-                                       "step, so there is nothing to relabel")
+            raise RecordError("steps", NO_TOOL_STEP)
         return where, Trajectory.from_dict(native)
     except RecordError as e:
         return where, e.at(where)

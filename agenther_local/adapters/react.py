@@ -1,8 +1,8 @@
-"""ReAct Thought/Action/Observation runs -> Trajectory: text logs and FireAct JSON.
+"""ReAct Thought/Action/Observation text logs -> Trajectory (FireAct's JSON: see fireact.py).
 
 Follows the ReAct paper's trace shape (Yao et al. 2023): `Question:`, then `Thought k:`,
 `Action k: Name[argument]`, `Observation k:` (the k is optional: `Thought:` works too), as
-written by two public sources:
+written by these public sources:
 - the Reflexion HotpotQA log (noahshinn/reflexion `100_questions_5_trials.txt`): `BEGIN TRIAL
   n` blocks whose questions sit under CORRECT / INCORRECT / HALTED headings; CORRECT is a
   success, INCORRECT and HALTED are failures. Ids are `trial<n>-q<m>`, m numbering distinct
@@ -11,12 +11,7 @@ written by two public sources:
   HALTED with identical text; such a copy is one run, read once, with
   `metadata["also_listed_under"]` and `metadata["copies_at_lines"]`. A log without headings
   is unlabeled.
-- FireAct's trajectory files (anchen1011/FireAct `trajs/*.json`): a dict keyed by question
-  index of {reward (bool), em, f1, gt, pred, traj}; traj is a chat list (user question,
-  assistant "Thought: ...\\nAction: search[...]", user "Observation: ..."). The id is the
-  key; `reward` is the label. When an assistant message holds several Thought/Action pairs,
-  FireAct executed only the first (its `split("\\nAction: ")[:2]`); the others are counted in
-  `metadata["unexecuted_actions"]` and dropped.
+- FireAct's runs (`fireact.py` reads them; `--from react` on a JSON file goes there).
 
 `Finish[...]` / `finish[...]` is not a tool step: its argument is the final answer, its
 thought goes to `metadata["final_thought"]` and its observation ("Answer is CORRECT",
@@ -37,7 +32,7 @@ from typing import Any, Iterator
 
 from ..errors import RecordError
 from ..jsonl import decode_utf8
-from .common import Located, as_text, first_char, json_records, label, located, need, need_object
+from .common import Located, first_char, label, located
 
 FORMAT = "react"
 _FIELD = re.compile(r"^(Question|Thought|Action|Observation)(?: (\d+))?:[ \t]?(.*)$")
@@ -58,20 +53,16 @@ def is_text_log(head: str) -> bool:
 
 
 def is_record(value: Any) -> bool:
-    """A FireAct file (a dict of runs keyed by index) or one FireAct run."""
-    if not isinstance(value, dict) or not value:
-        return False
-    if "traj" in value:
-        return isinstance(value["traj"], list) and "info" not in value
-    first = next(iter(value.values()))
-    return isinstance(first, dict) and isinstance(first.get("traj"), list)
+    """A text log is detected from its lines (`is_text_log`), never from a JSON value."""
+    return False
 
 
 def read(path: Path, branches: bool = False) -> Iterator[Located]:
     """(where, Trajectory | RecordError) per run; `branches` does not apply here."""
     path = Path(path)
     if first_char(path) in ("[", "{"):
-        yield from _read_fireact(path)
+        from . import fireact      # FireAct's JSON is ReAct too: `--from react` reads it
+        yield from fireact.read(path)
     else:
         yield from _read_log(path)
 
@@ -243,56 +234,3 @@ def fields_of(text: str, unlabeled: str) -> list[Field]:
         elif line.strip():
             out.append([unlabeled, "", line])
     return [(k, n, t.strip()) for k, n, t in out]
-
-
-# --- FireAct --------------------------------------------------------------------------------
-
-def _read_fireact(path: Path) -> Iterator[Located]:
-    for raw in json_records(path):
-        if raw.error is not None:
-            yield raw.where, raw.error
-        elif isinstance(raw.value, dict) and "traj" not in raw.value and raw.key == "":
-            for key, run in raw.value.items():
-                where = f"{path}:#{key}"
-                yield located(where, FORMAT, lambda: fireact_native(run, str(key)))
-        else:
-            rid = path.stem + raw.key
-            yield located(raw.where, FORMAT, lambda: fireact_native(raw.value, rid))
-
-
-def fireact_native(run: Any, rid: str) -> dict[str, Any]:
-    """One FireAct run {reward, em, f1, gt, pred, traj} -> native dict."""
-    run = need_object(run)
-    traj = need(run, "traj", list)
-    first = need(traj, 0, dict, "traj")
-    if first.get("role") != "user":
-        raise RecordError("traj[0].role",
-                          f"expected 'user' (the question), got {first.get('role')!r}")
-    goal = as_text(first.get("content")).strip()
-    goal = goal[len("Question:"):].strip() if goal.startswith("Question:") else goal
-    fields: list[Field] = []
-    unexecuted = 0
-    for i, msg in enumerate(traj[1:], 1):
-        role = need(need_object(msg, f"traj[{i}]"), "role", str, f"traj[{i}]")
-        found = fields_of(as_text(msg.get("content")),
-                          "Thought" if role == "assistant" else "Observation")
-        if role == "assistant":
-            actions = [j for j, f in enumerate(found) if f[0] == "Action"]
-            if actions:
-                unexecuted += len(actions) - 1
-                found = found[:actions[0] + 1]
-        fields.extend(found)
-    steps, final_answer, meta = steps_from_fields(fields)
-    reward = run.get("reward")
-    native: dict[str, Any] = {"id": rid, "goal": goal, "steps": steps,
-                              "final_answer": final_answer, **label(reward, reward)}
-    if reward is False:
-        native["failure_reason"] = (f"answer {run['pred']!r} does not match {run.get('gt')!r}"
-                                    if "pred" in run else "reward is false")
-    meta.update({k: run[k] for k in ("gt", "pred", "em", "f1") if k in run})
-    if run.get("prompt"):
-        meta["prompt"] = run["prompt"]
-    if unexecuted:
-        meta["unexecuted_actions"] = unexecuted
-    native["metadata"] = meta
-    return native

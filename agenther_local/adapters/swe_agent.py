@@ -8,12 +8,18 @@ Follows the `.traj` JSON that SWE-agent writes per instance (SWE-agent/SWE-agent
   demonstration (`is_demo`), cut to the text between "ISSUE:" and "INSTRUCTIONS:" when
   both markers are present;
 - a step's action is the command's first word (`edit`, `open`, `python`), its action_input
-  {"command": <the whole command line>};
+  {"command": <the whole command line>}; a 1.x file (function calling: `history` assistant
+  messages carry `tool_calls`) gives the call's own name and arguments instead
+  (`edit` {"search", "replace", "replace-all"}, `bash` {"command"}), paired by the
+  assistant message whose `action` is the step's command;
 - `submit` is not a tool step: the final answer is `info.submission` (the patch);
 - the system prompt goes to `metadata["system"]`; `exit_status` and `model_stats` too.
 
 A `.traj` file records no success label (whether the patch passes the tests is decided
-later by the SWE-bench harness): records are unlabeled, never failures.
+later by the SWE-bench harness): records are unlabeled, never failures, until `--labels`
+joins the run's results.json / harness report on the instance id (the file name's stem,
+kept as `metadata["instance_id"]`). Demonstrations (`is_demo` history messages) are worked
+examples, not part of the run: only `trajectory[]` gives steps.
 
 Not handled: SWE-bench's `all_preds.jsonl` / evaluation reports (no steps in them), and
 the per-step `state` and `response` fields (the response repeats thought + action).
@@ -24,7 +30,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from ..errors import RecordError
-from .common import Located, as_text, need, need_object, read_each
+from .common import Located, arguments, as_text, need, need_object, read_each
 
 FORMAT = "swe-agent"
 SUBMIT = "submit"
@@ -47,6 +53,7 @@ def to_native(record: Any, rid: str) -> dict[str, Any]:
     info = need(record, "info", dict, optional=True) or {}
     steps: list[dict[str, Any]] = []
     final_thought = ""
+    calls = _tool_calls(history)
     for i, item in enumerate(need(record, "trajectory", list)):
         where = f"trajectory[{i}]"
         item = need_object(item, where)
@@ -56,15 +63,33 @@ def to_native(record: Any, rid: str) -> dict[str, Any]:
         if name == SUBMIT:
             final_thought = thought
             continue
-        steps.append({"thought": thought, "action": name, "action_input": {"command": command},
+        call = calls.get(command)
+        steps.append({"thought": thought, "action": call[0] if call else name,
+                      "action_input": call[1] if call else {"command": command},
                       "observation": as_text(item.get("observation"))})
     submission = need(info, "submission", str, "info", optional=True) or ""
     metadata: dict[str, Any] = {"system": _system(history), "final_thought": final_thought,
+                                "instance_id": rid,
                                 **{k: info[k] for k in ("exit_status", "model_stats") if k in info}}
     if "environment" in record:
         metadata["environment"] = record["environment"]
     return {"id": rid, "goal": _problem_statement(history), "steps": steps,
             "final_answer": submission, "metadata": metadata}
+
+
+def _tool_calls(history: list) -> dict[str, tuple[str, dict[str, Any]]]:
+    """SWE-agent 1.x: command line -> (tool name, the call's arguments), from the non-demo
+    assistant messages that made a function call."""
+    out: dict[str, tuple[str, dict[str, Any]]] = {}
+    for msg in history:
+        if not isinstance(msg, dict) or msg.get("is_demo") or msg.get("role") != "assistant":
+            continue
+        calls = msg.get("tool_calls")
+        if isinstance(calls, list) and len(calls) == 1 and isinstance(msg.get("action"), str):
+            fn = calls[0].get("function") if isinstance(calls[0], dict) else None
+            if isinstance(fn, dict) and isinstance(fn.get("name"), str):
+                out.setdefault(msg["action"].strip(), (fn["name"], arguments(fn.get("arguments"))))
+    return out
 
 
 def _problem_statement(history: list) -> str:

@@ -18,9 +18,13 @@ a `give_answer` Finish (the chosen path) is also returned, as a failed trajector
 Thought / Action / Action Input nodes; note that ToolBench truncates observations in the tree
 (they end in "...").
 
-Not handled: a file without `train_messages` (valid_data false: the run kept no chosen path)
-gives a RecordError for its main record; with `branches=True` its tree is still read. The
-`compare_candidates` list and the ToolEval pass-rate files are ignored.
+A file without `train_messages` (valid_data false: the run kept no chosen path) is read from
+its search tree: the root-to-leaf path with the most tool calls that returned normally
+(`observation_code` 0; ties: the first in depth-first order) is the run, a failure, with
+`metadata["conversion_note"]` saying so (the conversion summary counts these notes). With
+`branches=True` that path is not repeated among the branches.
+
+Not handled: the `compare_candidates` list and the ToolEval pass-rate files are ignored.
 """
 from __future__ import annotations
 
@@ -60,9 +64,7 @@ def to_native(record: Any, rid: str) -> dict[str, Any]:
     ag = record["answer_generation"]
     train = need(ag, "train_messages", list, "answer_generation", optional=True)
     if not train:
-        raise RecordError("answer_generation.train_messages",
-                          f"missing (valid_data is {json.dumps(ag.get('valid_data'))}): the run "
-                          "kept no chosen path; --branches reads its search tree")
+        return _best_path_native(record, rid)
     messages = need(train, -1, list, "answer_generation.train_messages")
     steps, finish, system = _walk(messages, f"answer_generation.train_messages[{len(train) - 1}]")
     final_answer = _final_answer(ag.get("final_answer")) or finish.get("final_answer", "")
@@ -148,18 +150,63 @@ def _final_answer(raw: Any) -> str:
     return as_text(parsed.get("final_answer")) if "final_answer" in parsed else ""
 
 
+BEST_PATH_NOTE = "read from the best path of its search tree (no train_messages)"
+
+
+def _best_path_native(record: Any, rid: str) -> dict[str, Any]:
+    """A run that kept no chosen path, read from the best root-to-leaf path of its tree."""
+    common = _common(record)
+    ag = record["answer_generation"]
+    paths = _tree_paths(record)
+    best = _best_index(paths)
+    if best is None:
+        raise RecordError("answer_generation.train_messages",
+                          f"missing (valid_data is {json.dumps(ag.get('valid_data'))}) and the "
+                          "search tree has no tool call: nothing to read")
+    native = _branch_native(paths[best], common, rid, 0, rid)
+    finish = _is_answer(paths[best])
+    win = record.get("win")
+    native.pop("success")
+    native.pop("failure_reason")
+    if isinstance(win, bool):           # no `win`: not judged by ToolEval, unlabeled
+        native["success"] = win and finish
+        if not native["success"]:
+            native["failure_reason"] = ("win is false" if finish else "no chosen path "
+                                        "(valid_data false): the search never gave an answer")
+    native["metadata"] = {"finish_type": ag.get("finish_type"), "valid_data": ag.get("valid_data"),
+                          "query_count": ag.get("query_count"), "win": win,
+                          "final_thought": native["metadata"]["final_thought"],
+                          "tree_path": best + 1, "tree_paths": len(paths),
+                          "conversion_note": BEST_PATH_NOTE}
+    return native
+
+
+def _tree_paths(record: Any) -> list[list[dict]]:
+    return _leaf_paths(need(need(record, "tree", dict), "tree", dict, "tree"))
+
+
+def _best_index(paths: list[list[dict]]) -> int | None:
+    """Index of the path with the most tool calls that returned normally (first of equals)."""
+    def answered(path: list[dict]) -> int:
+        return sum(1 for n in path if n.get("node_type") == "Action Input"
+                   and n.get("observation_code") == 0 and n.get("observation") is not None)
+    scored = [(answered(p), -i) for i, p in enumerate(paths) if answered(p) or _is_answer(p)]
+    return -max(scored)[1] if scored else None
+
+
 def _read_branches(record: Any, where: str, rid: str) -> Iterator[Located]:
     bwhere = f"{where}#branches"
     try:
         common = _common(record)
-        root = need(need(record, "tree", dict), "tree", dict, "tree")
-        paths = _leaf_paths(root)
+        paths = _tree_paths(record)
+        ag = record["answer_generation"]
+        best = None if ag.get("train_messages") else _best_index(paths)
     except RecordError as e:
         yield bwhere, e.at(bwhere)
         return
     k = 0
-    for path in paths:
-        if _is_answer(path):
+    for i, path in enumerate(paths):
+        if _is_answer(path) or i == best:
             continue
         k += 1
         bw, bid = f"{where}#branch{k}", f"{rid}#branch{k}"

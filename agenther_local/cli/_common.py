@@ -6,11 +6,10 @@ from pathlib import Path
 
 import click
 
-SOURCE_FORMATS = ("auto", "native", "openai", "toolbench", "react", "sharegpt", "swe-agent")
-
-
 def format_choice() -> click.Choice:
-    return click.Choice(SOURCE_FORMATS)
+    """`--from`: auto, then every adapter in the registry."""
+    from ..adapters import FORMATS
+    return click.Choice(("auto",) + FORMATS)
 
 
 def progress_factory(quiet: bool, unit: str = "traj", desc: str = "relabel"):

@@ -37,6 +37,8 @@ def _formats(ctx, param, value: str) -> tuple[str, ...]:
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="Process at most N records.")
 @click.option("--seed", type=int, default=None, help="Seed of every sampled call (default 0).")
 @click.option("--include-successes", is_flag=True, default=None, help="Also write successful runs to sft_success.jsonl (the success-only baseline).")
+@click.option("--labels", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="Success labels kept apart from the runs (SWE-bench report or results.json, or {id: true|false}), joined on instance id.")
 @click.option("--unlabeled", type=click.Choice(["skip", "failed"]), default=None, help="Records without a success label: skip (default) or treat as failed.")
 @click.option("--branches", is_flag=True, default=None, help="ToolBench: also relabel every abandoned branch of the search tree.")
 @click.option("--prompts", "prompts_dir", type=click.Path(path_type=Path, file_okay=False), default=None, help="Directory of templates overriding prompts/.")
@@ -84,7 +86,11 @@ def run(inputs, outdir, config_file, **flags):
     ropts = RunOptions(inputs=list(inputs), outdir=outdir, source_format=o.get("source_format", "auto"),
                        formats=tuple(o.get("formats") or FORMAT_NAMES), limit=o.get("limit"), strict=bool(o.get("strict")),
                        resume=not o.get("no_resume"), branches=bool(o.get("branches")),
-                       unlabeled=o.get("unlabeled", "skip"), quiet=bool(o.get("quiet")))
+                       unlabeled=o.get("unlabeled", "skip"), quiet=bool(o.get("quiet")),
+                       labels=Path(o["labels"]) if o.get("labels") else None)
+    if o.get("labels"):
+        from ..adapters.labels import load_labels
+        load_labels(o["labels"])        # a bad labels file stops the run before models load
     engine_name = o.get("engine") or "local"
     if engine_name == "local" and any(o.get(k) is not None for k in ("address", "workers", "cpus_per_worker")):
         raise ConfigError("--address, --workers and --cpus-per-worker need --engine ray")
