@@ -154,6 +154,26 @@ def judge_loader(cfg: Config, cache: Any) -> tuple[Callable[[str], Judge], dict[
     return judge, judges
 
 
+def make_juror(judge: Callable[[str], Judge], name: str, prompt: str, cfg: Config,
+               override: float | None = None) -> Juror:
+    """The one place a juror's threshold is chosen, in this order: the `--accept-threshold`
+    flag, `[relabel] accept_threshold` in the config, the model manifest's calibration for
+    this prompt, and the paper's θ = 0.5 (uncalibrated). `judge` loads the model (local GGUF
+    or HTTP manifest alike)."""
+    from .judges.manifest import get_manifest
+
+    m = get_manifest(name)
+    if override is not None:
+        return Juror(judge(name), prompt, override, "--accept-threshold")
+    if cfg.relabel.accept_threshold is not None:
+        return Juror(judge(name), prompt, cfg.relabel.accept_threshold, "config accept_threshold")
+    cal = m.threshold_for(prompt)
+    if cal is not None:
+        return Juror(judge(name), prompt, cal.threshold,
+                     f"calibrated {cal.date} on {cal.n_pairs} pairs (precision {cal.target_precision})")
+    return Juror(judge(name), prompt, cfg.relabel.paper_threshold, "paper θ = 0.5 (uncalibrated)")
+
+
 def build_pipeline(opts: PipelineOptions, cfg: Config):
     """The real pipeline: local GGUF judges (shared per model), the call cache, MiniLM."""
     from .embeddings import SentenceEmbedder
@@ -174,16 +194,7 @@ def build_pipeline(opts: PipelineOptions, cfg: Config):
         name, _, prompt = token.partition("@")
         prompt = prompt or "verify"
         prompts.path(prompt)   # fail early on an unknown template
-        m = get_manifest(name)
-        if opts.accept_threshold is not None:
-            return Juror(judge(name), prompt, opts.accept_threshold, "--accept-threshold")
-        if cfg.relabel.accept_threshold is not None:
-            return Juror(judge(name), prompt, cfg.relabel.accept_threshold, "config accept_threshold")
-        cal = m.threshold_for(prompt)
-        if cal is not None:
-            return Juror(judge(name), prompt, cal.threshold,
-                         f"calibrated {cal.date} on {cal.n_pairs} pairs (precision {cal.target_precision})")
-        return Juror(judge(name), prompt, cfg.relabel.paper_threshold, "paper θ = 0.5 (uncalibrated)")
+        return make_juror(judge, name, prompt, cfg, opts.accept_threshold)
 
     writer_name = opts.writer or spec["writer"]
     # The self-check scores each draft (c); the paper's is the writer itself. A preset may give

@@ -9,6 +9,13 @@ the target precision and the test-split precision, recall, AUC, ECE and precisio
 recall, overall and per negative kind.
 
     .venv/bin/python bench/label_quality.py [--max-runs 20] [--jurors ...] [--write-thresholds]
+    .venv/bin/python bench/label_quality.py --key-only [--key-model qwen2.5-coder-1.5b]
+
+It also scores evidence-linked verification on the development answer key
+(`shared/answer_key/`: rater-written true goals and false ones of seven kinds, on fixture runs):
+precision, recall, and the share of each invalid kind rejected, with every wrong decision
+listed in `bench/out/answer_key.json` to be read (never to fit rules to). `--key-model` adds
+the narrow questions of that model for names no value matched.
 
 Model answers go through the call cache: a second run over the same pairs asks no model.
 """
@@ -35,6 +42,34 @@ def inputs() -> list[str]:
     return [str(f) for f in files]
 
 
+def answer_key(out: Path, model: str | None) -> dict:
+    """Evidence-linked verification on the development answer key."""
+    from agenther_local.answer_key import load_key, score
+    from agenther_local.stages.verify import verify_goal
+
+    juror = None
+    if model:
+        from agenther_local.config import Config
+        from agenther_local.judges.cache import CallCache
+        from agenther_local.paths import cache_dir
+        from agenther_local.pipeline import judge_loader, make_juror
+        load, _ = judge_loader(Config(), CallCache(cache_dir() / "calls.sqlite"))
+        juror = make_juror(load, model, "constraint", Config())
+    goals, missing = load_key(sorted((ROOT.parent / "shared" / "answer_key").glob("*.jsonl")), FIX)
+    t0 = time.perf_counter()
+
+    def accepts(g):
+        v = verify_goal(g.goal, g.traj, juror)
+        return v.accepted, v.reason
+
+    result = score(goals, accepts)
+    result["seconds_per_goal"] = round((time.perf_counter() - t0) / max(1, len(goals)), 4)
+    result["runs_not_found"] = missing
+    result["narrow_question_model"] = model
+    (out / "answer_key.json").write_text(json.dumps(result, indent=1, ensure_ascii=False))
+    return {k: v for k, v in result.items() if k != "rows"}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--max-runs", type=int, default=12, help="successful (and failed) runs per input format")
@@ -46,8 +81,14 @@ def main() -> None:
     ap.add_argument("--target-precision", type=float, default=0.9)
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "out")
     ap.add_argument("--write-thresholds", action="store_true", help="store each juror's θ in its manifest")
+    ap.add_argument("--key-only", action="store_true", help="only the answer key (no pairs, no holistic jurors)")
+    ap.add_argument("--key-model", default=None, help="narrow-question model for the answer key (default: none)")
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
+    key = answer_key(args.out, args.key_model)
+    if args.key_only:
+        print(json.dumps({"answer_key": key}, indent=1))
+        return
     pairs, result = args.out / "pairs.jsonl", args.out / "label_quality.json"
     subprocess.run([*CLI, "eval", "make-pairs", *inputs(), "--branches", "-o", str(pairs), "--seed", str(args.seed),
                     "--max-runs", str(args.max_runs)], check=True, stdout=sys.stderr)
@@ -60,6 +101,7 @@ def main() -> None:
     summary = {k: v for k, v in full.items() if k != "rows"}
     summary["wall_seconds"] = round(time.perf_counter() - t0, 1)
     summary["command"] = " ".join(sys.argv)
+    summary["answer_key"] = key
     print(json.dumps(summary, indent=1))
 
 

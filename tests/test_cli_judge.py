@@ -67,7 +67,8 @@ def test_json_line_per_model(runs):
     assert r["mass_yes"] + r["mass_no"] <= 1 + 1e-6
     assert r["p_yes"] == pytest.approx(r["mass_yes"] / (r["mass_yes"] + r["mass_no"]), abs=1e-4)
     cal = get_manifest(MODEL).threshold_for("verify")        # the manifest's, else the paper's θ
-    expected = (cal.threshold, f"calibrated {cal.date}, precision {cal.target_precision}") if cal else (0.5, "paper θ")
+    expected = ((cal.threshold, f"calibrated {cal.date} on {cal.n_pairs} pairs (precision {cal.target_precision})")
+                if cal else (0.5, "paper θ = 0.5 (uncalibrated)"))
     assert (r["threshold"], r["threshold_source"]) == expected
     assert r["verdict"] == ("yes" if r["p_yes"] >= r["threshold"] else "no")
     assert r["cuts"] == []

@@ -14,7 +14,7 @@ import click
 from . import cli
 from .. import adapters
 from ..adapters import FORMATS
-from ..config import JURY_PRESETS, RelabelConfig, RuntimeConfig
+from ..config import JURY_PRESETS
 from ..errors import AgentherError, InputFileError, ModelError
 from ..prompts import Prompts
 from ..trajectory import Trajectory
@@ -83,33 +83,33 @@ def pick_record(path: Path, fmt: str, rid: str | None) -> tuple[str, Trajectory]
 def judge(goal: str, trajectory_file: Path, rid: str | None, model_names: tuple[str, ...], prompt: str,
           fmt: str, n_ctx: int | None, as_json: bool) -> None:
     """Score one goal against one run with local judges: P(yes), timing, threshold, verdict."""
+    from ..config import Config
     from ..judges.context import fit
     from ..judges.jury import Jury
-    from ..judges.llama import LlamaJudge
-    from ..judges.manifest import get_manifest
+    from ..pipeline import judge_loader, make_juror
 
     where, traj = pick_record(trajectory_file, fmt, rid)
-    runtime = RuntimeConfig() if n_ctx is None else RuntimeConfig(n_ctx=n_ctx)
+    cfg = Config() if n_ctx is None else Config().replace("runtime", n_ctx=n_ctx)
+    load, _ = judge_loader(cfg, None)          # local GGUF or HTTP manifest; no cache: real timings
     prompts = Prompts()
-    paper = RelabelConfig().paper_threshold
     results = []
     # Nothing is printed until every model has answered: a model that fails to load gives one
     # error line, not half a table.
     for name in dict.fromkeys(model_names or default_models()):
-        j = LlamaJudge(get_manifest(name), runtime)
+        juror = make_juror(load, name, prompt, cfg)
+        j = juror.judge
         # Same answer reserve as the jury, so the same runs get cut the same way. The first
         # count_tokens in fit() loads the model (a GGUF llama.cpp cannot load is a ModelError).
         rendered, cuts = fit(j, prompts, prompt, traj, Jury.answer_reserve, goal=goal)
         s = j.p_yes(rendered)
-        cal = j.manifest.threshold_for(prompt)
-        threshold, source = (
-            (cal.threshold, f"calibrated {cal.date}, precision {cal.target_precision}") if cal else (paper, "paper θ"))
+        stats = getattr(j, "stats", None)
         results.append({
             "model": j.id, "p_yes": round(s.p_yes, 6), "mass_yes": round(s.p_yes * s.mass, 6),
             "mass_no": round((1 - s.p_yes) * s.mass, 6), "top_token": s.top_token,
             "prompt_tokens": s.prompt_tokens, "reused_tokens": s.reused_tokens,
-            "seconds": round(s.seconds, 3), "load_seconds": round(j.stats.load_seconds, 3),
-            "threshold": threshold, "threshold_source": source, "verdict": "yes" if s.p_yes >= threshold else "no",
+            "seconds": round(s.seconds, 3), "load_seconds": round(stats.load_seconds, 3) if stats else 0.0,
+            "threshold": juror.threshold, "threshold_source": juror.threshold_source,
+            "verdict": "yes" if s.p_yes >= juror.threshold else "no",
             "cuts": [c.__dict__ for c in cuts]})
     head = {"id": traj.id, "where": where, "goal": goal, "prompt": prompt}
     if as_json:

@@ -20,11 +20,9 @@ from .judge import pick_record
 @click.option("--json", "as_json", is_flag=True, help="One JSON line: {accepted, constraints (one per clause: type, rule, bound_to, values), reason}.")
 def verify(goal, path, rid, source_format, model, as_json):
     """Show each constraint of a goal with its tool evidence, method and verdict."""
-    from ..config import RelabelConfig
+    from ..config import Config
     from ..errors import AgentherError
-    from ..judges.jury import Juror
-    from ..judges.llama import LlamaJudge
-    from ..judges.manifest import get_manifest
+    from ..pipeline import judge_loader, make_juror
     from ..stages.verify import verify_goal
 
     if not goal.strip():
@@ -32,11 +30,9 @@ def verify(goal, path, rid, source_format, model, as_json):
     _, traj = pick_record(path, source_format, rid)
     juror = None
     if model:
-        m = get_manifest(model)
-        cal = m.threshold_for("constraint")
-        theta = cal.threshold if cal else RelabelConfig().paper_threshold
-        juror = Juror(LlamaJudge(m), "constraint", theta,
-                      f"calibrated {cal.date}" if cal else "paper θ = 0.5 (uncalibrated)")
+        cfg = Config()
+        load, _ = judge_loader(cfg, None)
+        juror = make_juror(load, model, "constraint", cfg)
     v = verify_goal(goal, traj, juror)
     if as_json:
         click.echo(json.dumps(v.to_dict(), ensure_ascii=False))

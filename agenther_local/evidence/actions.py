@@ -38,8 +38,8 @@ READ_VERBS = frozenset(
     "head tail inspect verify validate analyze analyse summarize estimate convert translate "
     "detect recommend predict explore download info status".split())
 # Shell commands whose effect is to change a file (the file is the target).
-_SHELL_WRITE = re.compile(r"(?:^|[;&|]\s*)(?:sed\s+-i|cp\b|mv\b|rm\b|touch\b|mkdir\b|tee\b|patch\b|git\s+apply|"
-                          r"git\s+commit|git\s+checkout\s+--|truncate\b)|(?<![<>0-9&])>{1,2}\s*(?!&|/dev/null)[\w./-]")
+_SHELL_WRITE = re.compile(r"(?:^|[;&|\n]\s*)(?:sed\s+-i|cp\b|mv\b|rm\b|touch\b|mkdir\b|tee\b|patch\b|git\s+apply|"
+                          r"git\s+commit|git\s+checkout\s+--|truncate\b)|(?<=\s)>{1,2}\s*(?!&|/dev/null)[\w./-]+\.\w")
 _EDITOR_WRITES = frozenset("create str_replace insert undo_edit edit write append".split())
 _ERROR_TEXT = re.compile(
     r"(?i)^\s*(?:error\b|exception\b|traceback\b|failed\b|failure\b|invalid\b|denied\b|forbidden\b|"
@@ -126,7 +126,9 @@ def _shell_command(args: dict[str, Any]) -> str | None:
 
 def _shell_targets(cmd: str) -> list[str]:
     """Files a shell command writes: the last path of cp/mv/touch/tee/sed -i, after `>`."""
-    targets = [m.group(1) for m in re.finditer(r"(?<![<>0-9&])>{1,2}\s*([\w./-]+)", cmd) if m.group(1) != "/dev/null"]
+    # a redirection is ">" after a space (not "->", ">=" or "2>&1"), to a path
+    targets = [m.group(1) for m in re.finditer(r"(?<=\s)>{1,2}\s*([\w./-]+)", cmd)
+               if m.group(1) != "/dev/null" and _PATH.fullmatch(m.group(1))]
     for line in re.split(r"[;&|\n]+", cmd):
         try:
             toks = shlex.split(line, posix=True)

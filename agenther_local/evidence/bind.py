@@ -17,6 +17,7 @@ Rules (each failing binding names the rule):
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
@@ -187,7 +188,9 @@ def bind_goal(goal: str, ev: RunEvidence, require_all_writes: bool = True) -> li
     bound_calls = [b.call for b in out if b is not None and b.holds and b.call is not None]
     for i, c in enumerate(clauses):
         b = out[i]
-        if c.kind == "action" and b is not None and not b.holds and not b.open_names:
+        # only a payment can be a consequence of another write (the refund of a rebooking);
+        # "enable roaming" is a call of its own or not done
+        if c.kind == "action" and b is not None and not b.holds and not b.open_names and "pay" in families_of(c.verb):
             for a in bound_calls:
                 ms = match_in_scope(parts[i][0], ev.call_scope(a), goal)
                 if all(m.found for m in ms) and parts[i][0]:
@@ -200,6 +203,9 @@ def bind_goal(goal: str, ev: RunEvidence, require_all_writes: bool = True) -> li
     for i, c in enumerate(clauses):
         b = out[i]
         assert b is not None
+        wrong = _attribute_mismatch(goal, b.matches) if b.holds else None
+        if wrong:
+            b = Binding(c, False, "mixed_records", wrong, b.call, b.record, b.matches)
         if (b.holds or b.open_names) and not (c.kind == "lookup" and b.rule == "bound_record" and c.values):
             q = _check(b, parts[i][1], ev)
             if q is not None:
@@ -208,6 +214,27 @@ def bind_goal(goal: str, ev: RunEvidence, require_all_writes: bool = True) -> li
     if require_all_writes:
         final += _omitted_writes(goal, ev, final)
     return final
+
+
+# "activated on 2025-01-10", "born in 1955": a participle that says what a date or amount is.
+_PARTICIPLE = re.compile(r"(?i)\b([a-z]{3,}ed)\s+(?:on|in|at|for|by|since|until)?\s*$")
+
+
+def _attribute_mismatch(goal: str, ms: Sequence[Match]) -> str | None:
+    """A date, time or amount the goal calls 'activated', 'born', 'due' ... must stand next to
+    that word (or a key with its stem) in the record it was found in: the plan-change date of
+    a line is not its phone's activation date."""
+    for m in ms:
+        if not m.found or m.value.kind not in ("date", "time", "money") or m.start < 0:
+            continue
+        p = _PARTICIPLE.search(goal[max(0, m.value.start - 30):m.value.start])
+        if not p:
+            continue
+        stem = p.group(1).lower()[:-2][:5]
+        window = m.record.text[max(0, m.start - 60):m.end + 20].lower()
+        if stem not in window:
+            return f"{m.value.text!r} is {p.group(1)!r} in the goal, but its record says otherwise: {window.strip()!r}"
+    return None
 
 
 def _check(b: Binding, bounds, ev: RunEvidence) -> str | None:

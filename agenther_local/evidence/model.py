@@ -118,20 +118,22 @@ class RunEvidence:
         (a payment's `payment_id`). A list of ids (a profile's reservations) joins nothing: it
         would make the whole profile one record."""
         out = set()
-        for _, v in record.fields:
+        for k, v in record.fields:
             n = norm_id(v)
-            if n in self._by_id and n not in record.own_ids and ", " not in str(v):
+            if n in self._by_id and n not in record.own_ids and not k.endswith("[]"):
                 out.add(n)
         return out
 
     def joined(self, ids: Iterable[str], exclude_step: int | None = None) -> list[Record]:
-        """Records whose own identity is one of `ids` (the profile's card record for a payment id)."""
+        """Records whose own identity is one of `ids` (the profile's card record for a payment id),
+        without the lists of other ids they hold: a customer joined through its id tells the
+        customer's name, not that every line it lists was the one changed."""
         out, seen = [], set()
         for i in ids:
             for r in self._by_id.get(i, ()):
                 if id(r) not in seen:
                     seen.add(id(r))
-                    out.append(r)
+                    out.append(_without_lists(r))
         return out
 
     def call_scope(self, a: Action) -> list[Record]:
@@ -171,6 +173,14 @@ class RunEvidence:
                 if n == len(values):
                     break
         return best[1], best[2]
+
+
+def _without_lists(r: Record) -> Record:
+    if not any(k.endswith("[]") for k, _ in r.fields):
+        return r
+    fields = tuple((k, v) for k, v in r.fields if not k.endswith("[]"))
+    text = "{" + ", ".join(f"{json.dumps(k)}: {json.dumps(v, ensure_ascii=False)}" for k, v in fields) + "}"
+    return Record(r.step, r.start, r.end, r.path, r.kind, fields, text, r.ids, r.own_ids)
 
 
 def _cleaned(r: Record) -> Record:

@@ -242,9 +242,10 @@ def _json_records(step: int, root: _Node) -> list[Record]:
             if c.kind == "scalar":
                 fields.append((key, _scalar_text(c.value)))
             elif c.kind == "array" and all(x.kind == "scalar" for x in c.value):
-                fields.append((key, ", ".join(_scalar_text(x.value) for x in c.value)))
+                # "[]" marks a list: a record joined by id does not lend the ids it lists
+                fields.append((key + "[]", ", ".join(_scalar_text(x.value) for x in c.value)))
             elif c.kind == "object" and _is_id_keyed(c.value):
-                fields.append((key, ", ".join(kk for kk, _ in c.value)))
+                fields.append((key + "[]", ", ".join(kk for kk, _ in c.value)))
                 for kk, cc in c.value:
                     children.append((f".{k}.{kk}", kk, cc))
             elif c.kind == "object" and not _has_identity(c.value):
