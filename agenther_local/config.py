@@ -46,6 +46,14 @@ class RelabelConfig:
     # Departure from the paper: the fallback attempt (c in [0.8θ, θ)) still needs the jury's
     # yes. False restores the paper's behaviour (accept on the writer's c alone).
     fallback_jury: bool = True
+    # Goals built from the evidence first (stages/plan.py): all the run's successful writes, or
+    # a question one record answers, worded by prompts/goal.j2 and verified; the model writer
+    # only for runs no plan verifies (SPEC: small writers word goals badly). False = the paper.
+    plan_first: bool = True
+    # Let the writer model reword a verified plain request; kept only if it binds the same calls
+    # and records (no new claim). False keeps the template's wording (no model call).
+    paraphrase: bool = True
+    max_paraphrase_tokens: int = 160  # a 400-character goal in JSON fits (~110 tokens)
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ assemble one from fakes.
 """
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 from dataclasses import dataclass, field
@@ -23,7 +24,7 @@ from .prompts import Prompts
 from .stages.detect import Detector, JudgeDetector, RuleDetector, detect_failure
 from .stages.extract import Extractor, JudgeExtractor, RuleExtractor, extract_outcome
 from .evidence.grounding import check_grounding
-from .stages.relabel import relabel_goal
+from .stages.relabel import Relabel, relabel_from_plans, relabel_goal
 from .trajectory import Trajectory
 
 
@@ -40,6 +41,8 @@ class Pipeline:
     seed: int = 0
     include_successes: bool = False
     constraint_juror: Juror | None = None
+    paraphraser: Judge | None = None   # rewords goals built from plans; None keeps the template's words
+    model_writer: bool = True          # False (`--rule-based`): no model writes a goal a plan could not
     timings: dict[str, float] = field(default_factory=dict)
 
     def _time(self, stage: str, t0: float) -> None:
@@ -78,8 +81,17 @@ class Pipeline:
             return entry
         entry["stage"] = "relabel"
         t0 = time.perf_counter()
-        rl = relabel_goal(traj, outcome, self.writer, self.self_juror, self.jury, self.embedder, self.prompts,
-                          self.cfg.relabel, self.cfg.gates, self.seed, self.constraint_juror, self.cfg.evidence)
+        rl = None
+        if self.cfg.relabel.plan_first:
+            rl = relabel_from_plans(traj, self.prompts, self.cfg.relabel, self.cfg.evidence, self.paraphraser, self.seed)
+        if (rl is None or not rl.accepted) and not self.model_writer:
+            rl = rl or Relabel(False, None, 0.0, "no plan from the evidence, and --rule-based asks no model", ())
+        elif rl is None or not rl.accepted:
+            earlier = rl.attempts if rl is not None else ()
+            rl = relabel_goal(traj, outcome, self.writer, self.self_juror, self.jury, self.embedder, self.prompts,
+                              self.cfg.relabel, self.cfg.gates, self.seed, self.constraint_juror, self.cfg.evidence)
+            if earlier:
+                rl = dataclasses.replace(rl, attempts=tuple(earlier) + rl.attempts)
         self._time("relabel", t0)
         entry["relabel"] = rl.to_dict()
         entry.update(status="accepted" if rl.accepted else "rejected", reason=rl.reason,
@@ -214,8 +226,13 @@ def build_pipeline(opts: PipelineOptions, cfg: Config):
     # Narrow per-constraint questions go to the first (strongest) juror's model.
     constraint_model = (spec["jurors"][0] if jury is not None else check_name).split("@")[0]
     constraint_juror = juror(f"{constraint_model}@constraint")
+    # `--rule-based` given by the user: no model at all (plans only); a preset's rule stages
+    # still let the writer reword plans and write goals for runs no plan covers.
+    no_model = opts.rule_based is True
     pipe = Pipeline(cfg, detector, extractor, judge(writer_name), self_juror, jury, SentenceEmbedder(), prompts,
-                    opts.seed, opts.include_successes, constraint_juror)
+                    opts.seed, opts.include_successes, constraint_juror,
+                    paraphraser=None if no_model or not cfg.relabel.paraphrase else judge(writer_name),
+                    model_writer=not no_model)
     return pipe, judges, cache
 
 

@@ -31,7 +31,9 @@ def variables(name: str, text: str) -> dict:
     traj = run_with(text)
     outcome = Outcome((text,), (Fact(text, text, 0),), 0, "rule")
     return {"traj": traj, "goal": text, "outcome": outcome, "original_goal": text, "claim": text,
-            "evidence": [{"step": 1, "text": text}], "failure_types": ["incomplete"]}
+            "evidence": [{"step": 1, "text": text}], "failure_types": ["incomplete"], "request": text,
+            "kind": "writes" if name == "goal" else text, "subject": text, "fields": [(text, text)],
+            "calls": [{"verb": "book", "object": text, "args": [(text, text)], "name": text}]}
 
 
 def structure(text: str) -> list[str]:
@@ -46,9 +48,10 @@ def test_hostile_text_cannot_change_a_templates_structure(name):
     for s in HOSTILE:
         r = p.render(name, **variables(name, s))
         assert structure(r.system + r.user) == want, (name, s[:60])
-        chat = render_chat(r, "chatml")
-        # our own turn markers only: exactly one system, one user, one assistant start
-        assert chat.count("<|im_start|>") == 3, (name, s[:60])
+        if r.system:        # goal.j2 is no chat prompt: a plain request built from a plan
+            chat = render_chat(r, "chatml")
+            # our own turn markers only: exactly one system, one user, one assistant start
+            assert chat.count("<|im_start|>") == 3, (name, s[:60])
         for tok in SPECIAL:
             assert tok not in r.user and tok not in r.system, (name, tok)
 

@@ -37,6 +37,7 @@ READ_VERBS = frozenset(
     "retrieve describe count browse scroll goto open find_file search_dir search_file grep ls cat "
     "head tail inspect verify validate analyze analyse summarize estimate convert translate "
     "detect recommend predict explore download info status".split())
+_VIEW_NOUNS = frozenset("filter sort search query view page order_by facet".split())
 # Shell commands whose effect is to change a file (the file is the target).
 _SHELL_WRITE = re.compile(r"(?:^|[;&|\n]\s*)(?:sed\s+-i|cp\b|mv\b|rm\b|touch\b|mkdir\b|tee\b|patch\b|git\s+apply|"
                           r"git\s+commit|git\s+checkout\s+--|truncate\b)|(?<=\s)>{1,2}\s*(?!&|/dev/null)[\w./-]+\.\w")
@@ -173,10 +174,13 @@ def classify(name: str, args: dict[str, Any], schema_description: str = "",
         return "write", words[0], [str(path)] if path else []
     if schema_description and _DOES_NOT_CHANGE.search(schema_description):
         return "read", "schema", []
-    for w in words:
+    for i, w in enumerate(words):
         if w in READ_VERBS:
             return "read", w, []
         if w in WRITE_VERBS:
+            # "apply_filters", "set_sort_order": a write verb on a view of the data is a read
+            if any(x.rstrip("s") in _VIEW_NOUNS for x in words[i + 1:]):
+                return "read", w, []
             return "write", w, []
     if schema_description:
         first = name_words(schema_description.split(".")[0])[:3]

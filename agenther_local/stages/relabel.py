@@ -222,6 +222,45 @@ def relabel_goal(traj: Trajectory, outcome: Outcome, writer: Judge, self_juror: 
     return _fallback(traj, attempts, best, vetoed, theta, jury, cfg)
 
 
+def relabel_from_plans(traj: Trajectory, prompts: Prompts, cfg: RelabelConfig, evidence: EvidenceConfig | None = None,
+                       writer: Judge | None = None, seed: int = 0) -> Relabel | None:
+    """A hindsight goal built from the run's evidence (stages/plan.py): the first plan whose
+    plain request verifies, reworded by `writer` when it keeps the same bindings. None when no
+    plan verifies (the model writer is tried next). No holistic judge is asked: the goal is
+    built from what the run did and bound clause by clause."""
+    from ..evidence.model import RunEvidence
+    from .plan import paraphrase, plan_goals, render_goal
+
+    ev_cfg = evidence or EvidenceConfig()
+    if not traj.evidence_steps:
+        return None
+    ev = RunEvidence.of(traj, ev_cfg.write_tools, ev_cfg.read_tools)
+    attempts: list[Attempt] = []
+    for k, plan in enumerate(plan_goals(traj, ev), start=1):
+        plain = render_goal(plan, prompts)
+        ver = verify_goal(plain, traj, None, prompts, ev_cfg)
+        base = dict(k=k, temperature=0.0, seed=0, valid=True, rationale=f"plan: {plan.kind}", facts=(), raw="")
+        if not ver.accepted:
+            attempts.append(Attempt(goal=plain, status="verify:constraint", detail=f"plan {k} ({plan.kind}): {ver.reason}",
+                                    verification=ver, **base))
+            continue
+        goal, how, raw = plain, "plain request (no paraphrase model)", ""
+        if writer is not None and cfg.paraphrase:
+            goal, how, raw = paraphrase(plain, ver, traj, writer, prompts,
+                                        lambda g: verify_goal(g, traj, None, prompts, ev_cfg),
+                                        attempt_seed(seed, traj.id, 100 + k), cfg.max_paraphrase_tokens)
+            if goal != plain:
+                ver = verify_goal(goal, traj, None, prompts, ev_cfg)
+        detail = f"built from the evidence (plan {k}: {plan.kind}, {how}); {ver.reason}"
+        a = Attempt(goal=goal, status="accepted", detail=detail, verification=ver,
+                    **{**base, "raw": raw, "rationale": f"plan: {plan.to_dict()}"})
+        attempts.append(a)
+        return Relabel(True, goal, 1.0, detail, tuple(attempts))
+    if attempts:
+        return Relabel(False, None, 0.0, "no plan verified: " + "; ".join(a.detail for a in attempts), tuple(attempts))
+    return None
+
+
 def _self_vote(self_juror: Juror, jury: Jury | None, prompts: Prompts, traj: Trajectory, goal: str) -> Vote:
     return Jury([self_juror], prompts=prompts).ask(self_juror, traj, goal)
 

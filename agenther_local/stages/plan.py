@@ -1,0 +1,216 @@
+"""Goal plans: what a run achieved, read from its evidence, and a plain request for it.
+
+SPEC ("What counts as evidence"): small models word goals badly but a goal built from the
+evidence is correct by construction, and checking a wording against its plan is cheap. So the
+hindsight goal starts as a plan, not as free text:
+- a run with successful writes: ALL of them (one per target: the file, the reservation, the
+  line), each with the arguments it was called with;
+- a read-only run: a record that answers a question: the record behind the final answer when
+  the final answer is supported by one record, else the most specific records the agent
+  opened (a named or identified JSON object with values worth asking for).
+`render_goal` words a plan with the Jinja template `prompts/goal.j2` (a user can change the
+wording without touching code), and the result still goes through verification.
+
+Not handled here: several plans per run and plans from trajectory prefixes (HER's "episode"
+and "future" strategies), prose records (sentences of search snippets; the model writer is
+used for those runs).
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from ..evidence.actions import Action, name_words
+from ..evidence.model import RunEvidence
+from ..evidence.records import _ID_KEY, Record
+from ..evidence.values import extract_specifics
+from ..prompts import Prompts
+from ..trajectory import Trajectory
+
+MAX_ARGS = 8          # arguments of one call the request names (the rest stay in the call)
+MAX_FIELDS = 2        # fields of a record one question asks for
+# Arguments that only say who is asking: the goal's user is implicit ("book me ...").
+_WHO = frozenset(("user_id", "customer_id", "account_id", "username"))
+
+
+@dataclass(frozen=True)
+class GoalPlan:
+    kind: str                                  # writes | lookup
+    actions: tuple[Action, ...] = ()           # writes: one call per target
+    record: Record | None = None               # lookup: the record asked about
+    subject: str = ""                          # lookup: the value that names the record
+    fields: tuple[tuple[str, str], ...] = ()   # lookup: (key, value) asked for
+    last_step: int = -1                        # the last step the goal needs
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "calls": [{"step": a.step, "name": a.name, "target": a.target} for a in self.actions],
+                "record": {"step": self.record.step, "path": self.record.path} if self.record else None,
+                "subject": self.subject, "fields": [list(f) for f in self.fields], "last_step": self.last_step}
+
+
+def human(key: str) -> str:
+    """A field name as words: 'gb_amount' -> 'gb amount', 'codePostal' -> 'code postal',
+    'prices.economy' -> 'economy price'.
+
+    >>> human("reservation_id"), human("codePostal"), human("prices.economy"), human("flights[0].date")
+    ('reservation', 'code postal', 'economy price', 'date')
+    """
+    key = re.sub(r"\[\d+\]", "", key)
+    parts = key.split(".")
+    if len(parts) > 1 and parts[0].endswith("s") and not parts[0].endswith("ss"):
+        words = name_words(parts[-1]) + [parts[0][:-1]]
+    else:
+        words = name_words(parts[-1])
+    if words and words[-1] in ("id", "ids"):
+        words = words[:-1] or words
+    return " ".join(words)
+
+
+def _value_text(v: Any) -> str | None:
+    if isinstance(v, bool) or v is None:
+        return None if v is None else ("yes" if v else "no")
+    if isinstance(v, (int, float, str)):
+        s = str(v).strip()
+        return s if s and len(s) <= 80 else None
+    if isinstance(v, list):
+        parts = [_value_text(x) if not isinstance(x, dict) else _object_text(x) for x in v]
+        parts = [p for p in parts if p]
+        return " and ".join(parts) if parts else None
+    if isinstance(v, dict):
+        return _object_text(v)
+    return None
+
+
+def _object_text(d: dict) -> str | None:
+    """A nested argument object: 'HAT136 on 2024-05-20', 'Mia Li (1990-04-05)'."""
+    if "first_name" in d and "last_name" in d:
+        extra = f" ({d['dob']})" if d.get("dob") else ""
+        return f"{d['first_name']} {d['last_name']}{extra}"
+    vals = [str(v) for v in d.values() if isinstance(v, (str, int, float)) and not isinstance(v, bool)]
+    if not vals:
+        return None
+    return vals[0] + (f" ({', '.join(vals[1:])})" if len(vals) > 1 else "")
+
+
+def describe_call(a: Action) -> dict[str, Any]:
+    """What the template needs of one write: its verb, its object and its arguments as words.
+
+    >>> from ..evidence.actions import Action
+    >>> d = describe_call(Action(3, "cancel_reservation", {"reservation_id": "S61CZX"}, "{}", "succeeded", "write", "cancel", ""))
+    >>> d["verb"], d["object"], d["args"]
+    ('cancel', 'reservation', [('reservation', 'S61CZX')])
+    """
+    words = name_words(a.name)
+    verb = a.verb if a.verb in words else (words[0] if words else a.name)
+    rest = [w for w in words if w != verb]
+    args = []
+    for k, v in a.args.items():
+        if k in _WHO:
+            continue
+        text = _value_text(v)
+        if text:
+            args.append((human(k), text))
+    return {"verb": verb, "object": " ".join(rest), "args": args[:MAX_ARGS], "name": a.name}
+
+
+def _writes_plan(ev: RunEvidence) -> GoalPlan | None:
+    last: dict[str, Action] = {}
+    for a in ev.succeeded_writes:
+        last[a.target] = a            # one call per target: the last one is what stands
+    if not last:
+        return None
+    calls = tuple(sorted(last.values(), key=lambda a: a.step))
+    return GoalPlan("writes", actions=calls, last_step=calls[-1].step)
+
+
+def _subject(r: Record) -> tuple[str, str] | None:
+    """(key, value) that names a record: a name or title first, then its own id."""
+    fields = dict(r.fields)
+    for key in ("name", "title", "full_name", "product_title", "label"):
+        for k, v in r.fields:
+            if k.rsplit(".", 1)[-1] == key and v and extract_specifics(f'"{v}"'):
+                return k, v
+    for k, v in r.fields:
+        if "." not in k and _ID_KEY.match(k) and v and not k.endswith("[]") and any(c.isdigit() for c in v):
+            return k, v
+    return None if not fields else None
+
+
+def _askable(r: Record, subject_key: str) -> list[tuple[str, str]]:
+    """Fields worth a question: a specific value (number, date, email, url, code), not an id."""
+    out = []
+    for k, v in r.fields:
+        if k == subject_key or k.endswith("[]") or _ID_KEY.match(k.rsplit(".", 1)[-1]) or not v or len(v) > 60:
+            continue
+        if any(s.kind in ("number", "money", "date", "time", "email", "url") for s in extract_specifics(v)):
+            out.append((k, v))
+    return out
+
+
+def _lookup_plans(traj: Trajectory, ev: RunEvidence, limit: int) -> list[GoalPlan]:
+    answer = {s.text.lower() for s in extract_specifics(traj.final_answer)} if traj.final_answer else set()
+    scored = []
+    for n, r in enumerate(ev.records):
+        if not r.fields:
+            continue
+        subj = _subject(r)
+        if subj is None:
+            continue
+        ask = _askable(r, subj[0])
+        if not ask:
+            continue
+        in_answer = sum(v.lower() in answer for _, v in ask) + (subj[1].lower() in answer)
+        scored.append((-in_answer, -r.step, n, GoalPlan("lookup", record=r, subject=subj[1],
+                                                        fields=tuple(ask[:MAX_FIELDS]), last_step=r.step)))
+    scored.sort(key=lambda x: x[:3])
+    seen, out = set(), []
+    for *_, p in scored:
+        if p.subject in seen:
+            continue
+        seen.add(p.subject)
+        out.append(p)
+        if len(out) >= limit:
+            break
+    return out
+
+
+def plan_goals(traj: Trajectory, ev: RunEvidence, limit: int = 3) -> list[GoalPlan]:
+    """The plans of a run, best first: all its writes, or questions its records answer."""
+    w = _writes_plan(ev)
+    if w is not None:
+        return [w]
+    return _lookup_plans(traj, ev, limit)
+
+
+def render_goal(plan: GoalPlan, prompts: Prompts) -> str:
+    """The plain request of a plan, from prompts/goal.j2."""
+    rendered = prompts.render("goal", kind=plan.kind, calls=[describe_call(a) for a in plan.actions],
+                              subject=plan.subject, fields=[(human(k), v) for k, v in plan.fields])
+    return " ".join(rendered.user.split())
+
+
+PARAPHRASE_SCHEMA = {"type": "object", "properties": {"goal": {"type": "string", "maxLength": 400}},
+                     "required": ["goal"]}
+
+
+def _bound(v) -> set[tuple]:
+    return {tuple(sorted((c.bound_to or {}).items())) for c in v.constraints if c.holds and c.bound_to}
+
+
+def paraphrase(plain: str, verified, traj: Trajectory, writer, prompts: Prompts, verify, seed: int,
+               max_tokens: int) -> tuple[str, str, str]:
+    """(goal, how, raw): the writer's rewording of `plain` if it verifies and binds to the same
+    calls and records as `plain` did; else `plain`, and why the rewording was not kept."""
+    gen = writer.generate_json(prompts.render("paraphrase", request=plain), PARAPHRASE_SCHEMA, 0.3, seed, max_tokens)
+    if gen.data is None:
+        return plain, f"paraphrase unparsable ({gen.error}); the plain request is used", gen.text
+    text = " ".join(str(gen.data.get("goal", "")).split())
+    if not text:
+        return plain, "paraphrase empty; the plain request is used", gen.text
+    v = verify(text)
+    if not v.accepted:
+        return plain, f"paraphrase failed verification ({v.reason[:160]}); the plain request is used", gen.text
+    if _bound(v) != _bound(verified):
+        return plain, "paraphrase binds other calls or records than the plan; the plain request is used", gen.text
+    return text, "paraphrase verified against the plan's calls and records", gen.text
