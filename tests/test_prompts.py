@@ -31,9 +31,10 @@ def variables(name: str, text: str) -> dict:
     traj = run_with(text)
     outcome = Outcome((text,), (Fact(text, text, 0),), 0, "rule")
     return {"traj": traj, "goal": text, "outcome": outcome, "original_goal": text, "claim": text,
-            "evidence": [{"step": 1, "text": text}], "failure_types": ["incomplete"], "request": text,
+            "failure_types": ["incomplete"], "request": text,
             "kind": "writes" if name == "goal" else text, "subject": text, "fields": [(text, text)],
-            "calls": [{"verb": "book", "object": text, "args": [(text, text)], "name": text}]}
+            "calls": [{"verb": "book", "object": text, "args": [(text, text)], "name": text}],
+            "evidence": [{"step": 1, "text": text, "clause": text, "bound_to": {"call": text, "step": 1}}]}
 
 
 def structure(text: str) -> list[str]:

@@ -85,9 +85,15 @@ def _elsewhere(ev: RunEvidence, values: Sequence[Specific]) -> bool:
     return all(ev.find_record([v], join=False)[1] is not None for v in values)
 
 
-def bind_action(c: Clause, ev: RunEvidence, values: Sequence[Specific], goal: str = "") -> Binding:
+def bind_action(c: Clause, ev: RunEvidence, values: Sequence[Specific], goal: str = "",
+                used: frozenset[int] = frozenset()) -> Binding:
+    """Bind to ONE succeeded write matching the verb and holding every value; among several,
+    the one whose name shares most words with the clause ("update reservation baggages"),
+    then one no other clause is bound to yet."""
     cands = [a for a in ev.writes if call_matches_verb(_call_families(a), c.verb)]
-    done = [a for a in cands if a.succeeded]
+    words = {w.rstrip("s") for w in re.findall(r"[a-z]+", c.text.lower())}
+    done = sorted((a for a in cands if a.succeeded),
+                  key=lambda a: (-len(words & {w.rstrip("s") for w in name_words(a.name)}), a.step in used, a.step))
     best: tuple[int, Action | None, list[Match]] = (-1, None, [])
     for a in done:
         ms = match_in_scope(values, ev.call_scope(a), goal)
@@ -177,10 +183,13 @@ def bind_goal(goal: str, ev: RunEvidence, require_all_writes: bool = True) -> li
     clauses = split_clauses(goal)
     parts = [comparison_bounds(c) for c in clauses]
     out: list[Binding | None] = [None] * len(clauses)
+    used: set[int] = set()
     for i, c in enumerate(clauses):
         values = parts[i][0]
         if c.kind == "action":
-            out[i] = bind_action(c, ev, values, goal)
+            out[i] = bind_action(c, ev, values, goal, frozenset(used))
+            if out[i].holds and out[i].call is not None:
+                used.add(out[i].call.step)
         elif values:
             out[i] = bind_lookup(c, ev, values, lambda b, i=i: _check(b, parts[i][1], ev))
         elif parts[i][1]:

@@ -211,9 +211,18 @@ def _noun_phrases(words: str) -> list[list[str]]:
     """The noun phrases a question asks for, as lists of lower-case content words: "the postal
     code, phone number and website of" -> [['postal', 'code'], ['phone', 'number'], ['website']]."""
     out: list[list[str]] = [[]]
+    do_support = after_subject = False
     for m in re.finditer(r"[\w'-]+|,", words):
         w = m.group()
         low = w.lower()
+        if low in ("do", "does", "did") and not any(out):
+            do_support = True                 # "what does DL2210 cost": a verb follows the subject
+            continue
+        if w[:1].isupper() or w[:1].isdigit():
+            after_subject = do_support and not any(out)
+            continue
+        if after_subject:
+            break                             # ... "cost" is its verb, not what is asked
         if w == "," or low == "and":
             out.append([])
             continue

@@ -326,6 +326,12 @@ def _text_records(step: int, text: str) -> list[Record]:
         if len(block) >= 2:
             s, e = block[0][0], block[-1][0] + len(block[-1][1])
             fields = tuple((ln.split(":", 1)[0].strip(), ln.split(":", 1)[1].strip()) for _, ln in block)
+            # the line above a block names it ("Sony WH-1000XM5 ... - $328.00" over its specs)
+            head = text[:s].rstrip("\n")
+            above = head.rsplit("\n", 1)[-1].strip()
+            if above and not _KEYVAL.match(above) and not _ROW.match(above) and len(above) <= 120:
+                fields = (("title", above),) + fields
+                s = head.rfind("\n") + 1 if "\n" in head else 0
             ids = tuple(norm_id(v) for k, v in fields if _ID_KEY.match(k.replace(" ", "_").lower()))
             out.append(Record(step, s, e, f"lines {_line_no(text, s)}-{_line_no(text, e)}", "block", fields,
                               text[s:e], ids, ids))

@@ -24,7 +24,7 @@ from typing import Any
 from ..evidence.actions import Action, name_words
 from ..evidence.model import RunEvidence
 from ..evidence.records import _ID_KEY, Record
-from ..evidence.values import extract_specifics
+from ..evidence.values import extract_specifics, paths_in
 from ..prompts import Prompts
 from ..trajectory import Trajectory
 
@@ -54,12 +54,14 @@ def human(key: str) -> str:
     'prices.economy' -> 'economy price'.
 
     >>> human("reservation_id"), human("codePostal"), human("prices.economy"), human("flights[0].date")
-    ('reservation', 'code postal', 'economy price', 'date')
+    ('reservation', 'code postal', 'economy price', 'flight date')
     """
+    in_list = re.match(r"\w+\[\d+\]\.", key) is not None
     key = re.sub(r"\[\d+\]", "", key)
     parts = key.split(".")
     if len(parts) > 1 and parts[0].endswith("s") and not parts[0].endswith("ss"):
-        words = name_words(parts[-1]) + [parts[0][:-1]]
+        # an item of a list is named by the list ("flight date"), a part by its whole ("economy price")
+        words = [parts[0][:-1]] + name_words(parts[-1]) if in_list else name_words(parts[-1]) + [parts[0][:-1]]
     else:
         words = name_words(parts[-1])
     if words and words[-1] in ("id", "ids"):
@@ -105,12 +107,19 @@ def describe_call(a: Action) -> dict[str, Any]:
     verb = a.verb if a.verb in words else (words[0] if words else a.name)
     rest = [w for w in words if w != verb]
     args = []
+    files = []
     for k, v in a.args.items():
-        if k in _WHO:
-            continue
+        if k in _WHO or isinstance(v, bool):
+            continue            # a flag ("send_invites": true) stays in the call, unworded
         text = _value_text(v)
         if text:
             args.append((human(k), text))
+        elif isinstance(v, str):
+            files += paths_in(v)      # a patch or script: name the files it touches
+    if files:
+        # a git diff names each file twice, as a/<path> and b/<path>
+        plain = [f[2:] if f.startswith(("a/", "b/")) else f for f in files]
+        args.append(("files", " and ".join(dict.fromkeys(plain))))
     return {"verb": verb, "object": " ".join(rest), "args": args[:MAX_ARGS], "name": a.name}
 
 
@@ -124,28 +133,34 @@ def _writes_plan(ev: RunEvidence) -> GoalPlan | None:
     return GoalPlan("writes", actions=calls, last_step=calls[-1].step)
 
 
+_NAME_KEYS = ("name", "title", "full_name", "product", "product_title", "label", "flight", "symbol", "ticker",
+              "sku", "asin", "model", "company", "hotel", "city")
+_KIND_ORDER = {"money": 0, "date": 1, "time": 2, "number": 3, "email": 4, "url": 5}
+
+
 def _subject(r: Record) -> tuple[str, str] | None:
-    """(key, value) that names a record: a name or title first, then its own id."""
-    fields = dict(r.fields)
-    for key in ("name", "title", "full_name", "product_title", "label"):
+    """(key, value) that names a record: a name or title first, then an id with a digit."""
+    for key in _NAME_KEYS:
         for k, v in r.fields:
-            if k.rsplit(".", 1)[-1] == key and v and extract_specifics(f'"{v}"'):
-                return k, v
+            if k.rsplit(".", 1)[-1].lower() == key and v and not k.endswith("[]") and len(v) <= 80 \
+                    and not v.startswith(("[", "{", "<")) and "error" not in v.lower() and extract_specifics(f'"{v}"'):
+                return k, v.split(" - ")[0].strip()
     for k, v in r.fields:
         if "." not in k and _ID_KEY.match(k) and v and not k.endswith("[]") and any(c.isdigit() for c in v):
             return k, v
-    return None if not fields else None
+    return None
 
 
 def _askable(r: Record, subject_key: str) -> list[tuple[str, str]]:
-    """Fields worth a question: a specific value (number, date, email, url, code), not an id."""
+    """Fields worth a question, amounts and dates first: a specific value, not an id."""
     out = []
     for k, v in r.fields:
         if k == subject_key or k.endswith("[]") or _ID_KEY.match(k.rsplit(".", 1)[-1]) or not v or len(v) > 60:
             continue
-        if any(s.kind in ("number", "money", "date", "time", "email", "url") for s in extract_specifics(v)):
-            out.append((k, v))
-    return out
+        kinds = [s.kind for s in extract_specifics(v) if s.kind in _KIND_ORDER]
+        if kinds:
+            out.append((_KIND_ORDER[kinds[0]], len(out), k, v))
+    return [(k, v) for _, _, k, v in sorted(out)]
 
 
 def _lookup_plans(traj: Trajectory, ev: RunEvidence, limit: int) -> list[GoalPlan]:
@@ -161,7 +176,13 @@ def _lookup_plans(traj: Trajectory, ev: RunEvidence, limit: int) -> list[GoalPla
         if not ask:
             continue
         in_answer = sum(v.lower() in answer for _, v in ask) + (subj[1].lower() in answer)
-        scored.append((-in_answer, -r.step, n, GoalPlan("lookup", record=r, subject=subj[1],
+        # a record among dated siblings (a price bar) is named with its date too
+        date = next((v for k, v in r.fields if k.rsplit(".", 1)[-1] == "date" and k != subj[0]), "")
+        subject = f'"{subj[1]}" on {date}' if date and date not in subj[1] else f'"{subj[1]}"'
+        ask = [(k, v) for k, v in ask if v != date]
+        if not ask:
+            continue
+        scored.append((-in_answer, -r.step, n, GoalPlan("lookup", record=r, subject=subject,
                                                         fields=tuple(ask[:MAX_FIELDS]), last_step=r.step)))
     scored.sort(key=lambda x: x[:3])
     seen, out = set(), []

@@ -1,0 +1,122 @@
+"""Goals built from the evidence (stages/plan.py) and sample shaping (stages/shape.py)."""
+from __future__ import annotations
+
+import doctest
+import json
+from pathlib import Path
+
+import pytest
+from fakes import ScriptedJudge
+
+from agenther_local.adapters import read
+from agenther_local.config import RelabelConfig
+from agenther_local.evidence.model import RunEvidence
+from agenther_local.prompts import Prompts
+from agenther_local.stages import plan as plan_module
+from agenther_local.stages import shape as shape_module
+from agenther_local.stages.plan import plan_goals, render_goal
+from agenther_local.stages.relabel import relabel_from_plans
+from agenther_local.stages.shape import shape_sample
+from agenther_local.stages.verify import verify_goal
+from agenther_local.trajectory import Trajectory
+
+ROOT = Path(__file__).resolve().parents[1]
+FIX = ROOT.parent / "shared" / "fixtures"
+TAU = FIX / "tau_bench_airline" / "gpt-4o-airline.part1of3.json"
+TAU2 = FIX / "tau2_bench" / "2025-08-10T02-44-06.496849_telecom_llm_agent_gpt-4o_user_simulator_gpt-4o.json"
+PROMPTS = Prompts()
+
+
+def demo(rid: str) -> Trajectory:
+    for line in (ROOT / "examples" / "demo.jsonl").read_text().splitlines():
+        d = json.loads(line)
+        if d["id"] == rid:
+            return Trajectory.from_dict(d)
+    raise KeyError(rid)
+
+
+@pytest.mark.parametrize("module", [plan_module, shape_module])
+def test_docstring_examples(module):
+    r = doctest.testmod(module)
+    assert r.failed == 0 and r.attempted > 0
+
+
+def test_a_run_with_writes_plans_all_of_them_and_its_request_verifies():
+    runs = [t for _, t in read(TAU) if isinstance(t, Trajectory) and not t.is_success]
+    checked = 0
+    for t in runs[:15]:
+        ev = RunEvidence.of(t)
+        targets = {a.target for a in ev.succeeded_writes}
+        if not targets:
+            continue
+        (p,) = plan_goals(t, ev)
+        assert p.kind == "writes" and {a.target for a in p.actions} == targets
+        goal = render_goal(p, PROMPTS)
+        v = verify_goal(goal, t)
+        assert v.accepted, (t.id, goal, v.reason)
+        assert {c.bound_to["step"] for c in v.constraints if c.bound_to} == {a.step for a in p.actions}
+        checked += 1
+    assert checked >= 5
+
+
+def test_tau2_user_tool_calls_are_not_planned():
+    runs = [t for _, t in read(TAU2) if isinstance(t, Trajectory)]
+    for t in runs:
+        ev = RunEvidence.of(t)
+        for p in plan_goals(t, ev):
+            assert all(t.steps[a.step].role == "tool" for a in p.actions)
+
+
+def test_a_read_only_run_plans_a_question_about_the_record_of_its_answer():
+    t = demo("demo03_flight_bos_den")      # the final answer names DL 2210 at $228.10
+    p = plan_goals(t, RunEvidence.of(t))[0]
+    assert p.kind == "lookup" and "DL 2210" in p.subject
+    goal = render_goal(p, PROMPTS)
+    assert verify_goal(goal, t).accepted
+
+
+def test_a_plan_that_does_not_verify_is_reported_and_the_writer_is_never_asked_then():
+    t = demo("demo04_weather_weekend")       # no final answer: its question is never answered
+    rl = relabel_from_plans(t, PROMPTS, RelabelConfig(paraphrase=False))
+    assert rl is not None and not rl.accepted and "unanswered" in rl.reason
+
+
+def test_a_paraphrase_is_kept_only_when_it_binds_the_same_calls():
+    t = demo("demo02_laptop_cart")
+    plain = render_goal(plan_goals(t, RunEvidence.of(t))[0], PROMPTS)
+    good = ScriptedJudge(id="w").enqueue_json("paraphrase", {"goal": "Please put one TM-90417 in my cart."})
+    rl = relabel_from_plans(t, PROMPTS, RelabelConfig(), writer=good)
+    assert rl.accepted and rl.goal == "Please put one TM-90417 in my cart." and "paraphrase verified" in rl.reason
+    # a rewording that adds a claim (a price the run never paid) falls back to the plain request
+    bad = ScriptedJudge(id="w").enqueue_json("paraphrase", {"goal": "Add TM-90417 to my cart and pay $5."})
+    rl = relabel_from_plans(t, PROMPTS, RelabelConfig(), writer=bad)
+    assert rl.accepted and rl.goal == plain and "failed verification" in rl.reason
+    unparsable = ScriptedJudge(id="w").enqueue_text("paraphrase", "{not json")
+    rl = relabel_from_plans(t, PROMPTS, RelabelConfig(), writer=unparsable)
+    assert rl.accepted and rl.goal == plain
+
+
+def test_shaping_cuts_steps_after_the_last_bound_one_and_writes_the_answer():
+    t = demo("demo11_headphones_offtopic")    # the Sennheiser page is the last step; Sony is step 1
+    goal = 'What are the battery and weight of "Sony WH-1000XM5 Wireless Noise Cancelling Headphones"?'
+    v = verify_goal(goal, t)
+    assert v.accepted, v.reason
+    s = shape_sample(t, goal, v.to_dict(), PROMPTS)
+    assert s.steps_cut == len(t.steps) - 2 and len(s.traj.steps) == 2
+    assert s.final_answer_rewritten and "30 hours" in s.traj.final_answer and "Sennheiser" not in s.traj.final_answer
+
+
+def test_shaping_keeps_a_supported_final_answer_that_answers_the_goal():
+    from agenther_local.trajectory import Step
+    t = Trajectory("f", "Book a flight", (
+        Step("", "search_flights", {"to": "DEN"}, '[{"flight_number": "DL2210", "price": 228.10}, {"flight_number": "UA100", "price": 150}]'),
+    ), final_answer="DL2210 costs $228.10.")
+    goal = "What does DL2210 cost, $228.10?"
+    v = verify_goal(goal, t)
+    assert v.accepted, v.reason
+    s = shape_sample(t, goal, v.to_dict(), PROMPTS)
+    assert s.steps_cut == 0 and not s.final_answer_rewritten and s.traj == t
+    # the same run whose final message claims a price no tool showed gets a written one
+    t2 = Trajectory("f", "Book a flight", t.steps, final_answer="DL2210 costs $199.")
+    s2 = shape_sample(t2, goal, verify_goal(goal, t2).to_dict(), PROMPTS)
+    assert s2.final_answer_rewritten and "228.1" in s2.traj.final_answer and "$199" not in s2.traj.final_answer
