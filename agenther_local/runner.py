@@ -23,9 +23,10 @@ from typing import Any, Callable, Iterator
 from . import __version__
 from .config import Config
 from .errors import AgentherError, InputFileError, RecordError
-from .formats import FORMATS, dataset_info, package, to_success_sft
+from .formats import FORMATS, dataset_card, dataset_info, package, to_success_sft
+from .formats._common import check_weight
 from .journal import Journal
-from .jsonl import write_json_atomic
+from .jsonl import write_json_atomic, write_text_atomic
 from .trajectory import Trajectory
 
 
@@ -128,7 +129,7 @@ def _meta(entry: dict[str, Any]) -> dict[str, Any]:
         "trajectory_id": entry["id"],
         "original_goal": entry["record"]["goal"],
         "failure_type": str(failure.get("failure_type") or ""),
-        "quality_weight": float(entry.get("weight", 1.0)),
+        "quality_weight": check_weight(float(entry.get("weight", 1.0))),
         "confidence": float(entry.get("confidence") or 0.0),
         "reason": str(entry.get("reason", "")),
         # the writer's self-check first (c), then the jury's votes
@@ -188,7 +189,9 @@ class _Outputs:
         if self.counts["sft_success.jsonl"]:
             info["sft_success.jsonl"] = "sft_success.jsonl"
         write_json_atomic(self.outdir / "dataset_info.json", dataset_info(info))
-        return {k: v for k, v in self.counts.items() if k != "sft_success.jsonl" or v}
+        written = {k: v for k, v in self.counts.items() if k != "sft_success.jsonl" or v}
+        write_text_atomic(self.outdir / "README.md", dataset_card(written))
+        return written
 
     def abort(self) -> None:
         for name, f in self._files.items():

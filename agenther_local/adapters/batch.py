@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable
+from typing import Any, Callable, Iterable
 
 from ..errors import RecordError
 from ..jsonl import check_input_file
@@ -48,9 +48,11 @@ class Conversion:
     files: list[FileCounts] = field(default_factory=list)
 
 
-def convert_files(paths: Iterable[Path | str], fmt: str = "auto",
-                  branches: bool = False) -> Conversion:
-    """Read every record of every file. Raises InputFileError for a file it cannot read."""
+def convert_files(paths: Iterable[Path | str], fmt: str = "auto", branches: bool = False,
+                  progress: Callable[[int], Any] | None = None) -> Conversion:
+    """Read every record of every file. Raises InputFileError for a file it cannot read.
+
+    `progress(1)` is called after each record read (a progress bar's `update`)."""
     paths = [Path(p) for p in paths]
     for p in paths:
         check_input_file(p)
@@ -60,6 +62,8 @@ def convert_files(paths: Iterable[Path | str], fmt: str = "auto",
     for path, (file_fmt, detected) in zip(paths, formats):
         counts = {"failures": 0, "successes": 0, "unlabeled": 0, "invalid": 0}
         for where, got in read(path, file_fmt, branches=branches):
+            if progress is not None:
+                progress(1)
             if isinstance(got, Trajectory) and got.id in seen:
                 got = RecordError("id", f"{got.id!r} already read at {seen[got.id]}", where)
             if isinstance(got, RecordError):

@@ -12,6 +12,7 @@ import click
 from ..adapters import FORMATS
 from ..adapters.batch import convert_files, invalid_path, invalid_row
 from ..jsonl import write_jsonl_atomic
+from ..progress import progress_bar
 from . import cli
 
 
@@ -24,10 +25,16 @@ from . import cli
                    "failed run.")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="Native JSONL to write.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
-def convert(fmt: str, branches: bool, output: Path, inputs: tuple[Path, ...]) -> None:
+def convert(fmt: str, branches: bool, output: Path, quiet: bool, inputs: tuple[Path, ...]) -> None:
     """Convert agent runs (OpenAI, ToolBench, ReAct, ShareGPT, SWE-agent) to native JSONL."""
-    result = convert_files(inputs, fmt, branches=branches)
+    bar = progress_bar(None, "record", "convert", quiet=quiet)
+    try:
+        result = convert_files(inputs, fmt, branches=branches, progress=bar.update if bar else None)
+    finally:
+        if bar:
+            bar.close()
     written = write_jsonl_atomic(output, (t.to_dict() for t in result.trajectories))
     sidecar = invalid_path(output)
     # an old sidecar next to a new output would blame this run for someone else's records
