@@ -412,3 +412,57 @@ def test_dataset_info_describes_only_what_llama_factory_reads_right():
     assert set(NOT_FOR_LLAMA_FACTORY) == set(files) - {"sharegpt.jsonl"}
     with pytest.raises(ValueError, match="unknown output file 'kto.jsonl'"):
         dataset_info({"kto.jsonl": "kto.jsonl"})
+
+
+# -- TRL's own checks, on the installed TRL ------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def qwen_tokenizer():
+    """A small local tokenizer (MiniLM's, from its weight package) given TRL's copy of the
+    Qwen2.5 chat template, the template that quoted string arguments a second time."""
+    from transformers import AutoTokenizer
+    from trl.chat_template_utils import qwen2_5_chat_template
+
+    from agenther_local.embeddings import default_model_dir
+
+    tok = AutoTokenizer.from_pretrained(str(default_model_dir()))
+    tok.chat_template = qwen2_5_chat_template
+    return tok
+
+
+@pytest.mark.parametrize("changes", VARIANTS)
+def test_rows_pass_trl_conversational_checks(changes, qwen_tokenizer):
+    from trl import apply_chat_template, is_conversational
+
+    traj = make(**changes)
+    sft = to_sft(traj, HINDSIGHT, 0.7, META)
+    dpo = to_dpo(traj, HINDSIGHT, 0.7, META)
+    assert is_conversational(sft) and is_conversational(dpo)
+    tools = json.loads(sft["tools"]) if "tools" in sft else None
+    text = apply_chat_template({"messages": sft["messages"]}, qwen_tokenizer, tools=tools)["text"]
+    for step in traj.steps:
+        if step.role != "user":   # each call rendered once, its arguments as an object
+            args = json.dumps(step.action_input, ensure_ascii=False)
+            assert f'{{"name": "{step.action}", "arguments": {args}}}' in text
+            assert f'"arguments": "{{' not in text
+            assert f"<tool_response>\n{step.observation}\n</tool_response>" in text
+    for side in ("chosen", "rejected"):      # each side of a DPO row renders through TRL too
+        messages = dpo[f"prompt_{side}"] + dpo.get(f"completion_{side}", dpo["completion"])
+        assert apply_chat_template({"messages": messages}, qwen_tokenizer, tools=tools)["text"].count(
+            "<|im_start|>assistant") == sum(m["role"] == "assistant" for m in messages)
+
+
+def test_datasets_returns_arguments_exactly_even_when_their_types_differ(tmp_path):
+    """datasets >= 4.7 (installed: see pyproject) stores such messages as Json; strict loading,
+    the older behaviour, fails on them (formats/sft.py says so)."""
+    import datasets
+
+    other = dict(steps=[{**RUN["steps"][0], "action_input": {"product": 7, "max_results": "ten"}}])
+    rows = [to_sft(make(), HINDSIGHT, 0.7, META), to_sft(make(**other), HINDSIGHT, 0.7, META)]
+    path = tmp_path / "sft.jsonl"
+    write_jsonl_atomic(path, rows)
+    ds = _load_json(path, tmp_path / "cache", strict=False)
+    assert [r["messages"][2]["tool_calls"][0]["function"]["arguments"] for r in ds] == [
+        {"product": "copper wire", "max_results": 7}, {"product": 7, "max_results": "ten"}]
+    with pytest.raises(datasets.exceptions.DatasetGenerationError):
+        _load_json(path, tmp_path / "cache", strict=True)
