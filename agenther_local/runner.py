@@ -23,9 +23,10 @@ from typing import Any, Callable, Iterator
 from . import __version__
 from .config import Config
 from .errors import AgentherError, InputFileError, RecordError
-from .formats import FORMATS, dataset_info, package, to_success_sft
+from .formats import FORMATS, dataset_card, dataset_info, package, to_success_sft
+from .formats._common import check_weight
 from .journal import Journal
-from .jsonl import write_json_atomic
+from .jsonl import write_json_atomic, write_text_atomic
 from .trajectory import Trajectory
 
 
@@ -42,6 +43,8 @@ class RunOptions:
     unlabeled: str = "skip"          # skip | failed: what to do with records that carry no label
     quiet: bool = False
     labels: Path | None = None       # a separate file of success labels (adapters/labels.py)
+    keep_trajectory: bool = False    # True: samples keep the whole run (no shaping, stages/shape.py)
+    prompts_dir: Path | None = None  # templates overriding prompts/ (answer.j2 shapes samples)
 
 
 @dataclass
@@ -131,7 +134,7 @@ def _meta(entry: dict[str, Any]) -> dict[str, Any]:
         "trajectory_id": entry["id"],
         "original_goal": entry["record"]["goal"],
         "failure_type": str(failure.get("failure_type") or ""),
-        "quality_weight": float(entry.get("weight", 1.0)),
+        "quality_weight": check_weight(float(entry.get("weight", 1.0))),
         "confidence": float(entry.get("confidence") or 0.0),
         "reason": str(entry.get("reason", "")),
         # the writer's self-check first (c), then the jury's votes
@@ -145,9 +148,10 @@ def _meta(entry: dict[str, Any]) -> dict[str, Any]:
 class _Outputs:
     """All output files of a run, written through temp files and renamed together at the end."""
 
-    def __init__(self, outdir: Path, formats: tuple[str, ...]):
+    def __init__(self, outdir: Path, formats: tuple[str, ...], shape: Callable[[Trajectory, dict], Any] | None = None):
         self.outdir = outdir
         self.formats = formats
+        self.shape = shape
         self.names = [out.file_name for f in formats for out in FORMATS[f]]
         self.counts = {n: 0 for n in self.names + ["sft_success.jsonl", "rejected.jsonl", "invalid.jsonl"]}
         self._files = {n: open(outdir / f".{n}.tmp", "w", encoding="utf-8") for n in self.counts}
@@ -167,7 +171,14 @@ class _Outputs:
             return
         if status == "accepted":
             traj = Trajectory.from_dict(e["record"])
-            for name, row in package(traj, e["goal"], float(e.get("weight", 1.0)), _meta(e), self.formats).items():
+            meta, sample, original = _meta(e), traj, None
+            if self.shape is not None:
+                shaped = self.shape(traj, e)
+                meta["shaping"] = shaped.to_dict()
+                if shaped.traj != traj:
+                    sample, original = shaped.traj, traj   # the DPO rejected side keeps the run as it was
+            for name, row in package(sample, e["goal"], float(e.get("weight", 1.0)), meta, self.formats,
+                                     **({"original": original} if original is not None else {})).items():
                 self._row(name, row)
         elif status == "success":
             self._row("sft_success.jsonl", to_success_sft(Trajectory.from_dict(e["record"])))
@@ -191,7 +202,9 @@ class _Outputs:
         if self.counts["sft_success.jsonl"]:
             info["sft_success.jsonl"] = "sft_success.jsonl"
         write_json_atomic(self.outdir / "dataset_info.json", dataset_info(info))
-        return {k: v for k, v in self.counts.items() if k != "sft_success.jsonl" or v}
+        written = {k: v for k, v in self.counts.items() if k != "sft_success.jsonl" or v}
+        write_text_atomic(self.outdir / "README.md", dataset_card(written))
+        return written
 
     def abort(self) -> None:
         for name, f in self._files.items():
@@ -302,7 +315,7 @@ def run(opts: RunOptions, cfg: Config, pipeline: Any, describe: dict[str, Any],
     if summary.interrupted:
         summary.seconds = time.perf_counter() - t0
         return summary
-    outputs = _Outputs(outdir, opts.formats)
+    outputs = _Outputs(outdir, opts.formats, None if opts.keep_trajectory else _shaper(opts))
     try:
         for e in journal.read_in_order(wanted):
             _count(summary, e)
@@ -325,6 +338,21 @@ def run(opts: RunOptions, cfg: Config, pipeline: Any, describe: dict[str, Any],
     }
     write_json_atomic(outdir / "manifest.json", manifest)
     return summary
+
+
+def _shaper(opts: RunOptions) -> Callable[[Trajectory, dict], Any]:
+    """Shapes each accepted sample from its journal entry (deterministic: a resumed run
+    rebuilds the same outputs)."""
+    from .prompts import Prompts
+    from .stages.shape import shape_sample
+    prompts = Prompts(opts.prompts_dir)
+
+    def shape(traj: Trajectory, e: dict[str, Any]):
+        rl = e.get("relabel") or {}
+        acc = next((a for a in rl.get("attempts", []) if a.get("status") == "accepted"), None) or \
+            next((a for a in rl.get("attempts", []) if a.get("goal") == e.get("goal") and a.get("verification")), None)
+        return shape_sample(traj, e["goal"], (acc or {}).get("verification") or {}, prompts)
+    return shape
 
 
 def _close(engine: Any) -> dict[str, Any]:

@@ -207,9 +207,11 @@ def _scribble(value):
 def _agent_texts(name: str, row: dict) -> list[str]:
     """Every string the trainer of `name` learns to produce in `row`."""
     if name in ("sft", "success_sft", "dpo"):
-        conversations = [row["chosen"], row["rejected"]] if name == "dpo" else [row["messages"]]
+        conversations = ([row["completion"], row.get("completion_rejected") or []] if name == "dpo"
+                         else [row["messages"]])
         return [text for messages in conversations for m in messages if m["role"] == "assistant"
-                for text in [m["content"]] + [c["function"]["arguments"] for c in m.get("tool_calls", [])]]
+                for text in [m["content"]] + [json.dumps(c["function"]["arguments"], ensure_ascii=False)
+                                              for c in m.get("tool_calls", [])]]
     if name == "dpo_ms_swift":
         return [m["content"] for side in ("messages", "rejected_messages") for m in row[side]
                 if m["role"] in ("assistant", "tool_call")]
@@ -274,7 +276,7 @@ def test_sft_tool_calls_are_answered_in_order(changes):
             pending = None
         for call in m.get("tool_calls", []):
             assert pending is None
-            assert isinstance(json.loads(call["function"]["arguments"]), dict)
+            assert isinstance(call["function"]["arguments"], dict)  # an object, not a JSON string
             pending = call
     assert pending is None
 
@@ -292,17 +294,44 @@ def test_sft_puts_system_and_goal_first_and_tools_as_json():
 def test_dpo_sides_differ_only_in_the_goal(changes):
     traj = make(**changes)
     row = to_dpo(traj, HINDSIGHT, 0.7, META)
-    parts = split_goal_contrast(row)
-    assert parts["prompt_chosen"][-1] == {"role": "user", "content": HINDSIGHT}
-    assert parts["prompt_rejected"][-1] == {"role": "user", "content": traj.goal}
-    assert parts["completion"] == to_sft(traj, HINDSIGHT, 0.7)["messages"][len(parts["prompt_chosen"]):]
-    assert "prompt" not in row  # no shared prompt: see the dpo module docstring
+    sft = to_sft(traj, HINDSIGHT, 0.7)["messages"]
+    k = len(row["prompt_chosen"])
+    assert row["prompt_chosen"] == sft[:k] and row["prompt_chosen"][-1] == {"role": "user", "content": HINDSIGHT}
+    assert row["prompt_rejected"] == sft[:k - 1] + [{"role": "user", "content": traj.goal}]
+    assert row["completion"] == sft[k:]
+    assert "completion_rejected" not in row     # one run: the completion is shared
+    assert not {"prompt", "chosen", "rejected"} & set(row)  # what stock TRL would read: see dpo.py
+    sides = split_goal_contrast(row)
+    assert sides["completion_chosen"] == sides["completion_rejected"] == row["completion"]
 
 
-def test_split_goal_contrast_rejects_other_pairs():
+def test_dpo_rejected_side_keeps_the_original_of_a_shaped_run():
+    """A shaped run (cut after its second step, final answer rewritten) is the chosen side; the
+    rejected side keeps the run as it was, in `completion_rejected` (and in ms-swift's rows)."""
+    original = make()
+    shaped = dataclasses.replace(original, steps=original.steps[:2],
+                                 final_answer="CuPro has the smallest minimum order: 50 kg.")
+    row = to_dpo(shaped, HINDSIGHT, 0.7, META, original=original)
+    assert row["completion"] == to_sft(shaped, HINDSIGHT, 0.7)["messages"][2:]
+    assert row["completion_rejected"] == to_sft(original, HINDSIGHT, 0.7)["messages"][2:]
+    assert split_goal_contrast(row)["completion_rejected"] == row["completion_rejected"]
+    swift = to_dpo_ms_swift(shaped, HINDSIGHT, 0.7, META, original=original)
+    assert swift["messages"][-1]["content"] == shaped.final_answer
+    assert swift["rejected_messages"][-1]["content"] == original.final_answer
+    rows = package(shaped, HINDSIGHT, 0.7, META, original=original)
+    assert rows["dpo.jsonl"] == row and rows["sft.jsonl"] == to_sft(shaped, HINDSIGHT, 0.7, META)
+
+
+@pytest.mark.parametrize("breakage, message", [
+    (lambda r: r.pop("prompt_rejected"), "'prompt_rejected' is missing"),
+    (lambda r: r.update(completion=[]), "'completion' is missing or empty"),
+    (lambda r: r["prompt_chosen"].append({"role": "assistant", "content": "x"}), "must end on its goal"),
+    (lambda r: r["prompt_rejected"].__setitem__(0, {"role": "system", "content": "Other."}), "differ before the goal"),
+])
+def test_split_goal_contrast_rejects_other_rows(breakage, message):
     row = to_dpo(make(), HINDSIGHT, 0.7)
-    row["rejected"] = row["rejected"][:-1]
-    with pytest.raises(ValueError, match="differ only in the goal"):
+    breakage(row)
+    with pytest.raises(ValueError, match=re.escape(message)):
         split_goal_contrast(row)
 
 
@@ -383,3 +412,57 @@ def test_dataset_info_describes_only_what_llama_factory_reads_right():
     assert set(NOT_FOR_LLAMA_FACTORY) == set(files) - {"sharegpt.jsonl"}
     with pytest.raises(ValueError, match="unknown output file 'kto.jsonl'"):
         dataset_info({"kto.jsonl": "kto.jsonl"})
+
+
+# -- TRL's own checks, on the installed TRL ------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def qwen_tokenizer():
+    """A small local tokenizer (MiniLM's, from its weight package) given TRL's copy of the
+    Qwen2.5 chat template, the template that quoted string arguments a second time."""
+    from transformers import AutoTokenizer
+    from trl.chat_template_utils import qwen2_5_chat_template
+
+    from agenther_local.embeddings import default_model_dir
+
+    tok = AutoTokenizer.from_pretrained(str(default_model_dir()))
+    tok.chat_template = qwen2_5_chat_template
+    return tok
+
+
+@pytest.mark.parametrize("changes", VARIANTS)
+def test_rows_pass_trl_conversational_checks(changes, qwen_tokenizer):
+    from trl import apply_chat_template, is_conversational
+
+    traj = make(**changes)
+    sft = to_sft(traj, HINDSIGHT, 0.7, META)
+    dpo = to_dpo(traj, HINDSIGHT, 0.7, META)
+    assert is_conversational(sft) and is_conversational(dpo)
+    tools = json.loads(sft["tools"]) if "tools" in sft else None
+    text = apply_chat_template({"messages": sft["messages"]}, qwen_tokenizer, tools=tools)["text"]
+    for step in traj.steps:
+        if step.role != "user":   # each call rendered once, its arguments as an object
+            args = json.dumps(step.action_input, ensure_ascii=False)
+            assert f'{{"name": "{step.action}", "arguments": {args}}}' in text
+            assert f'"arguments": "{{' not in text
+            assert f"<tool_response>\n{step.observation}\n</tool_response>" in text
+    for side in ("chosen", "rejected"):      # each side of a DPO row renders through TRL too
+        messages = dpo[f"prompt_{side}"] + dpo.get(f"completion_{side}", dpo["completion"])
+        assert apply_chat_template({"messages": messages}, qwen_tokenizer, tools=tools)["text"].count(
+            "<|im_start|>assistant") == sum(m["role"] == "assistant" for m in messages)
+
+
+def test_datasets_returns_arguments_exactly_even_when_their_types_differ(tmp_path):
+    """datasets >= 4.7 (installed: see pyproject) stores such messages as Json; strict loading,
+    the older behaviour, fails on them (formats/sft.py says so)."""
+    import datasets
+
+    other = dict(steps=[{**RUN["steps"][0], "action_input": {"product": 7, "max_results": "ten"}}])
+    rows = [to_sft(make(), HINDSIGHT, 0.7, META), to_sft(make(**other), HINDSIGHT, 0.7, META)]
+    path = tmp_path / "sft.jsonl"
+    write_jsonl_atomic(path, rows)
+    ds = _load_json(path, tmp_path / "cache", strict=False)
+    assert [r["messages"][2]["tool_calls"][0]["function"]["arguments"] for r in ds] == [
+        {"product": "copper wire", "max_results": 7}, {"product": 7, "max_results": "ten"}]
+    with pytest.raises(datasets.exceptions.DatasetGenerationError):
+        _load_json(path, tmp_path / "cache", strict=True)

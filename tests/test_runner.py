@@ -180,3 +180,76 @@ def test_reader_never_crashes_and_never_loses_a_good_record(tmp_path, items):
     got = [t.id for _, t in read_records([path]) if isinstance(t, Trajectory)]
     # junk lines may themselves be valid records only if they parse into one; ours cannot
     assert [g for g in got if g.startswith("g")] == expected
+
+
+# -- the output folder as the training tools see it ------------------------------------------------
+
+class SumWeightPipeline(EchoPipeline):
+    """EchoPipeline whose w is a float sum that does not print as its decimal (0.6000000000000001)."""
+
+    def process(self, traj: Trajectory) -> dict:
+        entry = super().process(traj)
+        return {**entry, "weight": 0.3 + 0.1 + 0.1 + 0.1}
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o027])
+def test_output_files_get_the_mode_a_plain_open_would_give(tmp_path, umask):
+    import os
+    import stat
+
+    f = write_jsonl(tmp_path / "in.jsonl", [rec(1), rec(2, id="r2x")])
+    old = os.umask(umask)
+    try:
+        do_run([f], tmp_path / "out")
+        from agenther_local.report import write_report
+        write_report(tmp_path / "out")
+    finally:
+        os.umask(old)
+    names = ["sft.jsonl", "dpo.jsonl", "dpo_ms_swift.jsonl", "sharegpt.jsonl", "rejected.jsonl", "invalid.jsonl",
+             "journal.jsonl", "dataset_info.json", "manifest.json", "README.md", "report.html"]
+    for name in names:
+        assert stat.S_IMODE((tmp_path / "out" / name).stat().st_mode) == 0o666 & ~umask, name
+    assert not [p.name for p in (tmp_path / "out").iterdir() if p.name.startswith(".")]  # no temp file left
+
+
+def test_weights_are_rounded_in_rows_and_metadata(tmp_path):
+    f = write_jsonl(tmp_path / "in.jsonl", [rec(1)])
+    do_run([f], tmp_path / "out", pipeline=SumWeightPipeline())
+    for name in ("sft.jsonl", "dpo.jsonl", "dpo_ms_swift.jsonl", "sharegpt.jsonl"):
+        text = (tmp_path / "out" / name).read_text()
+        assert "0.6000000000000001" not in text, name
+        (row,) = lines(tmp_path / "out" / name)
+        assert row["weight"] == 0.6 and row["metadata"]["quality_weight"] == 0.6, name
+
+
+def test_load_dataset_on_the_folder_loads_each_file_as_a_named_config(tmp_path):
+    """Without the card, datasets globs journal.jsonl, rejected.jsonl ... into one table."""
+    import datasets
+
+    datasets.disable_progress_bars()
+    f = write_jsonl(tmp_path / "in.jsonl", [rec(1), rec(2), rec(3, id="r3x")])
+    do_run([f], tmp_path / "out")
+    out = tmp_path / "out"
+    cache = str(tmp_path / "hf-cache")
+    expected = {"sft": ("sft.jsonl", {"messages", "weight", "metadata"}),
+                "dpo": ("dpo.jsonl", {"prompt_chosen", "prompt_rejected", "completion", "weight", "metadata"}),
+                "dpo_ms_swift": ("dpo_ms_swift.jsonl", {"messages", "rejected_messages", "weight", "metadata"}),
+                "sharegpt": ("sharegpt.jsonl", {"conversations", "system", "tools", "weight", "metadata"})}
+    assert sorted(datasets.get_dataset_config_names(str(out))) == sorted(expected)
+    for config, (file_name, columns) in expected.items():
+        ds = datasets.load_dataset(str(out), config, split="train", cache_dir=cache)
+        assert ds.num_rows == len(lines(out / file_name)) == 2, config
+        assert set(ds.column_names) == columns, config
+        assert [r["metadata"]["trajectory_id"] for r in ds] == ["r1", "r2"], config
+    default = datasets.load_dataset(str(out), split="train", cache_dir=cache)
+    assert set(default.column_names) == expected["sft"][1]       # sft is the default config
+    card = (out / "README.md").read_text()
+    assert "| `sft` | `sft.jsonl` | 2 |" in card
+
+
+def test_card_gives_no_config_to_an_empty_file(tmp_path):
+    f = write_jsonl(tmp_path / "in.jsonl", [rec(1, id="r1x")])     # rejected: no training rows
+    do_run([f], tmp_path / "out")
+    card = (tmp_path / "out" / "README.md").read_text()
+    assert card.startswith("---\nconfigs: []\n---\n")
+    assert "| (empty: no config) | `sft.jsonl` | 0 |" in card

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable
+from typing import Any, Callable, Iterable
 
 from ..errors import RecordError
 from ..trajectory import Trajectory
@@ -60,10 +60,12 @@ class Conversion:
     files: list[FileCounts] = field(default_factory=list)
 
 
-def convert_files(paths: Iterable[Path | str], fmt: str = "auto",
-                  branches: bool = False, labels: Labels | None = None) -> Conversion:
+def convert_files(paths: Iterable[Path | str], fmt: str = "auto", branches: bool = False,
+                  labels: Labels | None = None, progress: Callable[[int], Any] | None = None) -> Conversion:
     """Read every record of every file (or OpenHands conversation folder). Raises
-    InputFileError for a file it cannot read."""
+    InputFileError for a file it cannot read.
+
+    `progress(1)` is called after each record read (a progress bar's `update`)."""
     paths = [Path(p) for p in paths]
     for p in paths:
         check_input(p)
@@ -74,6 +76,8 @@ def convert_files(paths: Iterable[Path | str], fmt: str = "auto",
         counts = {"failures": 0, "successes": 0, "unlabeled": 0, "invalid": 0, "stepless": 0}
         notes: Counter[str] = Counter()
         for where, got in read(path, file_fmt, branches=branches, labels=labels):
+            if progress is not None:
+                progress(1)
             if isinstance(got, Trajectory) and got.id in seen:
                 got = RecordError("id", f"{got.id!r} already read at {seen[got.id]}", where)
             if isinstance(got, RecordError):

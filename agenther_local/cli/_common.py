@@ -1,7 +1,6 @@
 """Helpers shared by commands: format choice, progress bars, the summary table."""
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import click
@@ -13,11 +12,11 @@ def format_choice() -> click.Choice:
 
 
 def progress_factory(quiet: bool, unit: str = "traj", desc: str = "relabel"):
-    """A tqdm bar with rate and ETA on a terminal; None when quiet or not a terminal."""
-    if quiet or not sys.stderr.isatty():
+    """total -> a progress bar (tqdm on a terminal, a line every few seconds in a log); None when quiet."""
+    if quiet:
         return None
-    from tqdm import tqdm
-    return lambda total: tqdm(total=total or None, unit=unit, desc=desc, file=sys.stderr)
+    from ..progress import progress_bar
+    return lambda total: progress_bar(total, unit, desc)
 
 
 def print_summary(s, outdir: Path) -> None:

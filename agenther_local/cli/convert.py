@@ -13,6 +13,7 @@ from ..adapters import FORMATS, WRITERS
 from ..adapters.batch import convert_files, invalid_path, invalid_row
 from ..adapters.labels import load_labels
 from ..jsonl import write_jsonl_atomic
+from ..progress import progress_bar
 from . import cli
 
 
@@ -30,12 +31,18 @@ from . import cli
                    "failed run.")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="Native JSONL to write.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
-def convert(fmt: str, to: str, labels: Path | None, branches: bool, output: Path,
+def convert(fmt: str, to: str, labels: Path | None, branches: bool, output: Path, quiet: bool,
             inputs: tuple[Path, ...]) -> None:
     """Convert agent runs (any --from format) to native JSONL or AgentHER's format."""
-    result = convert_files(inputs, fmt, branches=branches,
-                           labels=load_labels(labels) if labels else None)
+    bar = progress_bar(None, "record", "convert", quiet=quiet)
+    try:
+        result = convert_files(inputs, fmt, branches=branches, labels=load_labels(labels) if labels else None,
+                               progress=bar.update if bar else None)
+    finally:
+        if bar:
+            bar.close()
     write = WRITERS[to]
     written = write_jsonl_atomic(output, (write(t) for t in result.trajectories))
     sidecar = invalid_path(output)

@@ -98,7 +98,14 @@ def judges_cmd(pairs_file, output, jury, rule, gates, target_precision, split, a
         raise ConfigError("--obs-chars applies to --compare only")
     pipe, judges, _ = build_pipeline(PipelineOptions(jury=jury, rule=rule, rule_based=True,
                                                      accept_threshold=accept_threshold), Config())
-    result = evaluate_jury(pairs, pipe, judges, gates=gates, target_precision=target_precision)
+    from ..progress import progress_bar
+
+    bar = progress_bar(len(pairs), "pair", "judge")
+    try:
+        result = evaluate_jury(pairs, pipe, judges, gates=gates, target_precision=target_precision,
+                               progress=bar.update)
+    finally:
+        bar.close()
     write_json_atomic(output, result)
     o = result["overall"]
     click.echo(f"{len(pairs)} pairs: precision {o['precision']:.3f}, recall {o['recall']:.3f}, "

@@ -45,6 +45,8 @@ def _formats(ctx, param, value: str) -> tuple[str, ...]:
 @click.option("--n-ctx", type=click.IntRange(min=512), default=None, help="Context size of every judge.")
 @click.option("--threads", type=click.IntRange(min=1), default=None, help="CPU threads for llama.cpp.")
 @click.option("--gpu-layers", type=click.IntRange(min=-1), default=None, help="Layers to offload on CUDA/Metal builds (-1 = all).")
+@click.option("--keep-trajectory", is_flag=True, default=None,
+              help="Samples keep the whole run (default: cut after the last step the goal needs, final message from its evidence).")
 @click.option("--strict", is_flag=True, default=None, help="Stop at the first bad record.")
 @click.option("--no-cache", is_flag=True, default=None, help="Do not read or write the model-call cache.")
 @click.option("--no-resume", is_flag=True, default=None, help="Refuse an OUTDIR that holds an earlier run's journal.")
@@ -87,7 +89,9 @@ def run(inputs, outdir, config_file, **flags):
                        formats=tuple(o.get("formats") or FORMAT_NAMES), limit=o.get("limit"), strict=bool(o.get("strict")),
                        resume=not o.get("no_resume"), branches=bool(o.get("branches")),
                        unlabeled=o.get("unlabeled", "skip"), quiet=bool(o.get("quiet")),
-                       labels=Path(o["labels"]) if o.get("labels") else None)
+                       labels=Path(o["labels"]) if o.get("labels") else None,
+                       keep_trajectory=bool(o.get("keep_trajectory")),
+                       prompts_dir=Path(o["prompts_dir"]) if o.get("prompts_dir") else None)
     if o.get("labels"):
         from ..adapters.labels import load_labels
         load_labels(o["labels"])        # a bad labels file stops the run before models load

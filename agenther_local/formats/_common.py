@@ -12,18 +12,23 @@ from typing import Any
 from ..trajectory import Step, Trajectory
 
 
+# Digits the quality weight keeps in every row: as many as the detector's journal records
+# (stages/detect.py), so a row never reads 0.6000000000000001 where the journal says 0.6.
+WEIGHT_DIGITS = 4
+
+
 def check_weight(weight: Any) -> float:
-    """The quality weight w as a float in [0, 1]; ValueError names any other value.
+    """The quality weight w as a float in [0, 1], rounded to WEIGHT_DIGITS; ValueError otherwise.
 
     Always a float, so a JSONL column never mixes 1 and 0.7 (int and float).
 
-    >>> check_weight(1)
-    1.0
+    >>> check_weight(1), check_weight(0.3 + 0.1 + 0.1 + 0.1)
+    (1.0, 0.6)
     """
     # NaN fails the range test, so it needs no case of its own.
     if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not 0.0 <= weight <= 1.0:
         raise ValueError(f"quality weight must be a number in [0, 1], got {weight!r}")
-    return float(weight)
+    return round(float(weight), WEIGHT_DIGITS)
 
 
 def check_goal(goal: Any) -> str:
@@ -74,13 +79,18 @@ def tools_json(traj: Trajectory) -> str:
     return json.dumps(list(traj.tools), ensure_ascii=False) if traj.tools else ""
 
 
-def arguments_json(step: Step) -> str:
-    """A tool call's arguments as a JSON string (the OpenAI wire format; one Arrow type).
+def arguments_object(step: Step) -> dict[str, Any]:
+    """A tool call's arguments as a JSON object (a deep copy of `action_input`).
 
-    >>> arguments_json(Step("", "search", {"q": "copper"}, "obs"))
-    '{"q": "copper"}'
+    An object, not the OpenAI wire format's string: the chat templates that render tool calls
+    (Qwen2.5, Llama 3.1, Hermes, TRL's training templates) write `arguments | tojson`, which
+    quotes a string a second time (`"arguments": "{\\"q\\": ...}"`), and TRL's dataset docs
+    use an object.
+
+    >>> arguments_object(Step("", "search", {"q": "copper"}, "obs"))
+    {'q': 'copper'}
     """
-    return json.dumps(step.action_input, ensure_ascii=False)
+    return copy.deepcopy(dict(step.action_input))
 
 
 def call_json(step: Step) -> str:

@@ -18,23 +18,28 @@ on the *entire* sequence by default (SFTConfig.assistant_only_loss defaults to F
 loss is computed on the entire sequence"). Train with `SFTConfig(assistant_only_loss=True)`, which
 needs a chat template with `{% generation %}` markers; otherwise the observations are learned too.
 
-Types are fixed for Arrow (`datasets.load_dataset("json")` fails on a column whose type changes
-between rows in datasets < 5, and datasets 5 falls back to opaque Json columns):
-- `arguments` is a JSON string, as in the OpenAI API. A chat template that expects a dict and
-  renders `arguments | tojson` would quote it twice: parse it back with `json.loads` in a `map`
-  for such a template.
+Types, and what each loader makes of them:
+- `arguments` is a JSON object, as TRL's dataset docs write it and as the chat templates that
+  render tool calls expect (`arguments | tojson`; a string would be quoted twice). Arrow gives
+  a column one type. datasets >= 4.7 stores messages whose keys or types differ between rows as
+  its Json type and returns every call's arguments exactly (checked with datasets 5.2.0:
+  `{'messages': List(Json(decode=True))}`). Older versions merge all tools' argument keys into
+  one struct, fill the keys a call did not pass with None (which a template then renders as
+  `"max_results": null`: strip them with TRL's `remove_none_values`), and fail outright when
+  one argument name holds a string in one call and a number in another. Read such files with
+  datasets >= 4.7, or with `json`.
 - `tools` is a JSON string, present only when the run has tool schemas; recent TRL SFTTrainers
   `json.loads` a string `tools` (trl/trainer/sft_trainer.py, tokenize_fn); with an older one,
   parse it in a `map`. Why not a list: see `_common.tools_json`.
-- `weight` is always a float. TRL does not read it: scale the per-example loss by it yourself
-  (`compute_loss_func`) or sample rows in proportion to it.
+- `weight` is always a float, rounded (`_common.WEIGHT_DIGITS`). TRL does not read it:
+  `agenther-local train sft` scales each row's loss by it (agenther_local/train/).
 """
 from __future__ import annotations
 
 from typing import Any
 
 from ..trajectory import Trajectory
-from ._common import (arguments_json, call_id, check_goal, check_weight, copy_meta,
+from ._common import (arguments_object, call_id, check_goal, check_weight, copy_meta,
                       said_to_user, system_prompt, tools_json)
 
 
@@ -63,7 +68,7 @@ def to_messages(traj: Trajectory, goal: str) -> list[dict[str, Any]]:
             "role": "assistant",
             "content": step.thought,
             "tool_calls": [{"id": call_id(i), "type": "function",
-                            "function": {"name": step.action, "arguments": arguments_json(step)}}],
+                            "function": {"name": step.action, "arguments": arguments_object(step)}}],
         })
         messages.append({"role": "tool", "tool_call_id": call_id(i), "name": step.action,
                          "content": step.observation})
@@ -80,7 +85,7 @@ def to_sft(traj: Trajectory, goal: str, weight: float,
     >>> t = Trajectory("a", "old goal", (Step("Look it up.", "search", {"q": "x"}, "x is 3"),), "3")
     >>> row = to_sft(t, "What is x?", 0.8, {"trajectory_id": "a"})
     >>> row["messages"][1]["tool_calls"][0]["function"], row["weight"], row["metadata"]
-    ({'name': 'search', 'arguments': '{"q": "x"}'}, 0.8, {'trajectory_id': 'a'})
+    ({'name': 'search', 'arguments': {'q': 'x'}}, 0.8, {'trajectory_id': 'a'})
     """
     row: dict[str, Any] = {"messages": to_messages(traj, goal)}
     tools = tools_json(traj)

@@ -14,8 +14,6 @@ to show.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,6 +21,7 @@ from typing import Any
 from ..embeddings import Embedder
 from ..errors import AgentherError
 from ..journal import Journal
+from ..jsonl import write_text_atomic
 from . import sections
 from .collect import Collector
 from .page import page
@@ -97,13 +96,5 @@ def build_report(outdir: Path, embedder: Embedder | None = None, cfg: ReportConf
 def write_report(outdir: Path, embedder: Embedder | None = None, cfg: ReportConfig = ReportConfig()) -> Path:
     """Write OUTDIR/report.html (atomically) and return its path."""
     out = Path(outdir) / REPORT_FILE
-    text = build_report(outdir, embedder, cfg)
-    fd, tmp = tempfile.mkstemp(prefix=f".{REPORT_FILE}.", dir=out.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_text_atomic(out, build_report(outdir, embedder, cfg))
     return out
