@@ -120,3 +120,31 @@ def test_shaping_keeps_a_supported_final_answer_that_answers_the_goal():
     t2 = Trajectory("f", "Book a flight", t.steps, final_answer="DL2210 costs $199.")
     s2 = shape_sample(t2, goal, verify_goal(goal, t2).to_dict(), PROMPTS)
     assert s2.final_answer_rewritten and "228.1" in s2.traj.final_answer and "$199" not in s2.traj.final_answer
+
+
+def test_the_runner_writes_shaped_samples_and_the_dpo_rejected_side_keeps_the_run(tmp_path):
+    from agenther_local.runner import RunOptions, _Outputs, _shaper
+    t = demo("demo11_headphones_offtopic")
+    goal = 'What are the battery and weight of "Sony WH-1000XM5 Wireless Noise Cancelling Headphones"?'
+    v = verify_goal(goal, t)
+    entry = {"status": "accepted", "id": t.id, "record": t.to_dict(), "goal": goal, "weight": 0.6,
+             "relabel": {"attempts": [{"status": "accepted", "goal": goal, "verification": v.to_dict()}]}}
+    opts = RunOptions(inputs=[], outdir=tmp_path)
+    out = _Outputs(tmp_path, ("sft", "dpo"), _shaper(opts))
+    out.add(entry)
+    out.commit()
+    sft = json.loads((tmp_path / "sft.jsonl").read_text())
+    assert sft["metadata"]["shaping"]["steps_cut"] == len(t.steps) - 2
+    text = json.dumps(sft["messages"])
+    # the later product pages (Bose, Sennheiser: "up to 60 hours") are cut
+    assert "up to 60 hours" not in text and "30 hours" in sft["messages"][-1]["content"]
+    dpo = json.loads((tmp_path / "dpo.jsonl").read_text())
+    assert "up to 60 hours" in json.dumps(dpo)       # the rejected side keeps the whole run
+    # --keep-trajectory: the run as it was, no shaping metadata
+    keep = tmp_path / "keep"
+    keep.mkdir()
+    out = _Outputs(keep, ("sft",), None)
+    out.add(entry)
+    out.commit()
+    sft = json.loads((keep / "sft.jsonl").read_text())
+    assert "shaping" not in sft["metadata"] and "up to 60 hours" in json.dumps(sft["messages"])
