@@ -148,3 +148,11 @@ def test_the_runner_writes_shaped_samples_and_the_dpo_rejected_side_keeps_the_ru
     out.commit()
     sft = json.loads((keep / "sft.jsonl").read_text())
     assert "shaping" not in sft["metadata"] and "up to 60 hours" in json.dumps(sft["messages"])
+
+
+def test_a_paraphrase_of_a_question_is_compared_by_the_record_it_binds():
+    t = demo("demo03_flight_bos_den")
+    plain = render_goal(plan_goals(t, RunEvidence.of(t))[0], PROMPTS)
+    same = ScriptedJudge(id="w").enqueue_json("paraphrase", {"goal": plain.replace("What are", "Tell me")})
+    rl = relabel_from_plans(t, PROMPTS, RelabelConfig(), writer=same)
+    assert rl.accepted and rl.goal.startswith("Tell me") and "paraphrase verified" in rl.reason

@@ -17,6 +17,7 @@ used for those runs).
 """
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -215,8 +216,9 @@ PARAPHRASE_SCHEMA = {"type": "object", "properties": {"goal": {"type": "string",
                      "required": ["goal"]}
 
 
-def _bound(v) -> set[tuple]:
-    return {tuple(sorted((c.bound_to or {}).items())) for c in v.constraints if c.holds and c.bound_to}
+def _bound(v) -> set[str]:
+    """The calls and records a verification bound the goal's clauses to."""
+    return {json.dumps(c.bound_to, sort_keys=True) for c in v.constraints if c.holds and c.bound_to}
 
 
 def paraphrase(plain: str, verified, traj: Trajectory, writer, prompts: Prompts, verify, seed: int,
