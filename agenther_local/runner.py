@@ -124,8 +124,15 @@ def _meta(entry: dict[str, Any]) -> dict[str, Any]:
         acc = next((a for a in rl.get("attempts", []) if a["goal"] == rl.get("goal") and a["status"] == "low_confidence"), None)
     verdict = (acc or {}).get("verdict") or rl.get("fallback_verdict") or {}
     ver = (acc or {}).get("verification") or {}
-    constraints = [{"text": str(c["text"]), "kind": str(c["kind"]), "method": str(c["method"]),
-                    "step": int(c["evidence"][0]["step"]) if c["evidence"] else -1,
+    # each clause: its type, the rule that decided it, the ONE call or record it is bound to
+    # (step, what, span), and each value's match; types fixed so Arrow reads every row alike
+    constraints = [{"text": str(c["text"]), "kind": str(c["kind"]), "type": str(c.get("type") or c["kind"]),
+                    "method": str(c["method"]),
+                    "step": int((c.get("bound_to") or {}).get("step", c["evidence"][0]["step"] if c["evidence"] else -1)),
+                    "bound_to": str((c.get("bound_to") or {}).get("call") or (c.get("bound_to") or {}).get("record") or ""),
+                    "span": [int(x) for x in (c.get("bound_to") or {}).get("span", [])],
+                    "values": [{"value": str(v["value"]), "found": bool(v["found"]), "step": int(v.get("step", -1)),
+                                "path": str(v.get("path", ""))} for v in c.get("values", [])],
                     "evidence": str(c["evidence"][0]["text"]) if c["evidence"] else "", "detail": str(c["detail"]),
                     "facts": [int(f) for f in c.get("facts", [])]}
                    for c in ver.get("constraints", [])]

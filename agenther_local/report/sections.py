@@ -294,7 +294,11 @@ def _constraints_html(constraints: list[dict[str, Any]]) -> Raw:
     for c in constraints:
         ev = (c.get("evidence") or [{}])[0]
         facts = ", ".join(f"[{f}]" for f in c.get("facts") or [])
-        items.append(f"<li><b>{esc(c.get('text', ''))}</b> <span class=muted>{esc(c.get('method', ''))}"
+        bound = c.get("bound_to") or {}
+        bound = bound if isinstance(bound, dict) else {}
+        where = bound.get("call") or bound.get("record") or ""
+        items.append(f"<li><b>{esc(c.get('text', ''))}</b> <span class=muted>{esc(c.get('type') or c.get('kind', ''))} · "
+                     f"{esc(c.get('method', ''))}{' · bound to ' + esc(where) + ' (step ' + esc(bound.get('step')) + ')' if where else ''}"
                      f"{' · facts ' + esc(facts) if facts else ''}</span>"
                      + (f"<br>step {esc(ev.get('step'))}: “{esc(str(ev.get('text', ''))[:160])}”" if ev else "")
                      + f"<br><span class=muted>{esc(c.get('detail', ''))}</span></li>")
