@@ -190,7 +190,6 @@ def build_pipeline(opts: PipelineOptions, cfg: Config):
     """The real pipeline: local GGUF judges (shared per model), the call cache, MiniLM."""
     from .embeddings import SentenceEmbedder
     from .judges.cache import CallCache
-    from .judges.manifest import get_manifest
     from .paths import cache_dir
 
     prompts = Prompts(opts.prompts_dir)

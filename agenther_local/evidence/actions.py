@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any, Iterable
 
 from ..trajectory import Trajectory
-from .values import PATH as _PATH, paths_in
+from .values import PATH as _PATH
 
 WRITE_VERBS = frozenset(
     "book reserve order purchase buy create add insert post put patch set update modify change edit "

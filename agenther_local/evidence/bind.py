@@ -18,7 +18,7 @@ Rules (each failing binding names the rule):
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
 from .actions import Action, name_words

@@ -23,7 +23,7 @@ the cheapest one" with no verb we know is a lookup).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from .values import Specific, extract_specifics
@@ -80,7 +80,6 @@ _QUALIFIER = re.compile(
     r"smaller|fastest|faster|earliest|earlier|latest|later|newest|oldest|nearest|closest|best|worst|most|least|fewest)\b")
 # Clause boundaries: punctuation or and/then, when a verb or question word follows.
 _BOUNDARY = re.compile(r"(?:[,;:.?!—–]+\s+|\s+-\s+)(?:(?:and|then|and then|but|so)\s+)?|\s+(?:and|then|and then)\s+")
-_SENTENCE = re.compile(r"(?<=[.?!])\s+(?=[A-Z\"'(])")
 
 
 @dataclass(frozen=True)

@@ -124,7 +124,7 @@ class RunEvidence:
                 out.add(n)
         return out
 
-    def joined(self, ids: Iterable[str], exclude_step: int | None = None) -> list[Record]:
+    def joined(self, ids: Iterable[str]) -> list[Record]:
         """Records whose own identity is one of `ids` (the profile's card record for a payment id),
         without the lists of other ids they hold: a customer joined through its id tells the
         customer's name, not that every line it lists was the one changed."""

@@ -44,8 +44,6 @@ _SUPER = re.compile(r"(?i)\b(cheapest|least expensive|lowest|highest|longest|sho
                     r"earliest|latest|fewest|most|least|greatest|biggest)\b(?:\s+([a-z]+(?:\s+[a-z]+)?))?")
 _CHEAP_FIELDS = re.compile(r"(?i)price|cost|fare|amount|total|rate|fee")
 _TIME_FIELDS = re.compile(r"(?i)time|date|depart|start|at$")
-_HANDLED = ("no", "without", "cheapest", "least expensive", "lowest", "highest", "longest", "shortest", "largest",
-            "smallest", "earliest", "latest", "fewest", "greatest", "biggest", "most", "least", *_COMPARATORS)
 _UNVERIFIABLE = ("only", "just", "all", "every", "each", "both", "any", "none", "either", "neither", "if",
                  "unless", "whether", "within", "so that", "instead of", "rather than", "even if", "only if",
                  "cheaper", "lower", "higher", "longer", "shorter", "larger", "smaller", "faster", "earlier",

@@ -14,7 +14,6 @@ or rewritten is recorded in the sample's metadata; `--keep-trajectory` turns sha
 from __future__ import annotations
 
 import dataclasses
-import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -83,6 +82,3 @@ def shape_sample(traj: Trajectory, goal: str, verification: dict[str, Any], prom
     answer = " ".join(prompts.render("answer", goal=goal, evidence=evidence).user.split())
     return Shaped(dataclasses.replace(kept, final_answer=answer), last if cut else None, cut, True, why)
 
-
-def shaping_metadata(shaped: Shaped) -> str:
-    return json.dumps(shaped.to_dict())

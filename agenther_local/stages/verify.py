@@ -24,7 +24,7 @@ facts are no longer what anchors a goal: the binding is.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from ..config import EvidenceConfig
