@@ -44,7 +44,7 @@ def inputs() -> list[str]:
 
 def answer_key(out: Path, model: str | None) -> dict:
     """Evidence-linked verification on the development answer key."""
-    from agenther_local.answer_key import load_key, score
+    from agenther_local.answer_key import load_key, plan_yield, score
     from agenther_local.stages.verify import verify_goal
 
     juror = None
@@ -63,11 +63,22 @@ def answer_key(out: Path, model: str | None) -> dict:
         return v.accepted, v.reason
 
     result = score(goals, accepts)
+    from agenther_local.config import RelabelConfig
+    from agenther_local.prompts import Prompts
+    from agenther_local.stages.relabel import relabel_from_plans
+
+    def from_plans(traj):
+        rl = relabel_from_plans(traj, Prompts(), RelabelConfig(paraphrase=False))
+        return (rl.goal if rl is not None and rl.accepted else None), (rl.reason if rl is not None else "no plan")
+
+    result["goals_from_plans"] = plan_yield(goals, from_plans)
     result["seconds_per_goal"] = round((time.perf_counter() - t0) / max(1, len(goals)), 4)
     result["runs_not_found"] = missing
     result["narrow_question_model"] = model
     (out / "answer_key.json").write_text(json.dumps(result, indent=1, ensure_ascii=False))
-    return {k: v for k, v in result.items() if k != "rows"}
+    summary = {k: v for k, v in result.items() if k != "rows"}
+    summary["goals_from_plans"] = {k: v for k, v in result["goals_from_plans"].items() if k != "rows"}
+    return summary
 
 
 def main() -> None:

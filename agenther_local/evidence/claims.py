@@ -278,15 +278,16 @@ def asked_missing(c: Clause, texts: list[str]) -> str | None:
             return f"{m.group(1)!r}: not in the bound record"
     for m in _ASK_NOUN.finditer(text):
         for phrase in _noun_phrases(m.group(1)):
+            head = phrase[-1]
+            typed = next((kinds for kinds, nouns in _TYPED.items() if head in nouns), None)
+            if typed is not None and not any(s.kind in typed for s in found):
+                return f"{head!r}: no {typed[0]} in the bound record"
             # every word of each phrase but one must be there: "direct flight" is a flight
-            # record, "cabin class" a record with a cabin
-            missing = [w for w in phrase if not _has(_stem(w), folded)]
+            # record, "cabin class" a record with a cabin; a typed head ("price") is there
+            # when a value of its kind is ("Ohio Wire & Cable - $5.30/kg")
+            missing = [w for w in phrase if not _has(_stem(w), folded) and not (w == head and typed)]
             if len(missing) > (1 if len(phrase) > 1 else 0):
                 return f"{' '.join(phrase)!r}: not in the bound record"
-            head = phrase[-1]
-            for kinds, nouns in _TYPED.items():
-                if head in nouns and not any(s.kind in kinds for s in found):
-                    return f"{head!r}: no {kinds[0]} in the bound record"
     m = _ASK_STATE.search(text)
     if m and m.group(1).lower() not in _NOT_ASKED and not _has(_stem(m.group(1)), folded):
         return f"{m.group(1)!r}: not in the bound record"

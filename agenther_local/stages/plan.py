@@ -17,6 +17,7 @@ used for those runs).
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from dataclasses import dataclass
@@ -57,6 +58,8 @@ def human(key: str) -> str:
     >>> human("reservation_id"), human("codePostal"), human("prices.economy"), human("flights[0].date")
     ('reservation', 'code postal', 'economy price', 'flight date')
     """
+    if re.fullmatch(r"[A-Z]{2,}", key):
+        return key                              # "MOQ", "SKU": an acronym stays one
     in_list = re.match(r"\w+\[\d+\]\.", key) is not None
     key = re.sub(r"\[\d+\]", "", key)
     parts = key.split(".")
@@ -86,10 +89,9 @@ def _value_text(v: Any) -> str | None:
 
 
 def _object_text(d: dict) -> str | None:
-    """A nested argument object: 'HAT136 on 2024-05-20', 'Mia Li (1990-04-05)'."""
+    """A nested argument object: 'HAT136 (2024-05-20)'; a person by name only ('Mia Li')."""
     if "first_name" in d and "last_name" in d:
-        extra = f" ({d['dob']})" if d.get("dob") else ""
-        return f"{d['first_name']} {d['last_name']}{extra}"
+        return f"{d['first_name']} {d['last_name']}"
     vals = [str(v) for v in d.values() if isinstance(v, (str, int, float)) and not isinstance(v, bool)]
     if not vals:
         return None
@@ -110,8 +112,8 @@ def describe_call(a: Action) -> dict[str, Any]:
     args = []
     files = []
     for k, v in a.args.items():
-        if k in _WHO or isinstance(v, bool):
-            continue            # a flag ("send_invites": true) stays in the call, unworded
+        if k in _WHO or isinstance(v, bool) or v in (0, "0", "", None, [], {}):
+            continue            # a flag ("send_invites": true) or a zero stays in the call, unworded
         text = _value_text(v)
         if text:
             args.append((human(k), text))
@@ -144,8 +146,11 @@ def _subject(r: Record) -> tuple[str, str] | None:
     for key in _NAME_KEYS:
         for k, v in r.fields:
             if k.rsplit(".", 1)[-1].lower() == key and v and not k.endswith("[]") and len(v) <= 80 \
-                    and not v.startswith(("[", "{", "<")) and "error" not in v.lower() and extract_specifics(f'"{v}"'):
-                return k, v.split(" - ")[0].strip()
+                    and not v.startswith(("[", "{", "<")) and "error" not in v.lower() \
+                    and re.search(r"[A-Z0-9]", v) and extract_specifics(f'"{v}"'):
+                # "Sony WH-1000XM5 ... - $328.00": the title, without the price after it
+                head, _, tail = v.partition(" - ")
+                return k, head.strip() if tail and re.search(r"\d", tail) else v
     for k, v in r.fields:
         if "." not in k and _ID_KEY.match(k) and v and not k.endswith("[]") and any(c.isdigit() for c in v):
             return k, v
@@ -164,12 +169,40 @@ def _askable(r: Record, subject_key: str) -> list[tuple[str, str]]:
     return [(k, v) for _, _, k, v in sorted(out)]
 
 
+_SEGMENT_SPLIT = re.compile(r"\s+[-|·–]\s+")
+_LABELLED = re.compile(r"^([A-Za-z][A-Za-z ]{0,20}?)[:\s]+(\d[\d.,]*\s*[A-Za-z%/]*)$")
+
+
+def segment_fields(text: str) -> tuple[tuple[str, str], ...]:
+    """Fields of a listing line whose parts are separated by dashes or bars: the first part
+    names it, a money part is its price, a "label value" part is that label.
+
+    >>> segment_fields("Ohio Wire & Cable - $5.30/kg - MOQ 10 kg - Cleveland, OH - in stock")
+    (('name', 'Ohio Wire & Cable'), ('price', '$5.30/kg'), ('MOQ', '10 kg'))
+    """
+    parts = [p.strip() for p in _SEGMENT_SPLIT.split(re.sub(r"^\s*(?:\[\d+\]|\d+[.)])\s*", "", text)) if p.strip()]
+    if len(parts) < 2 or len(parts[0]) > 60:
+        return ()
+    fields = [("name", parts[0])]
+    for p in parts[1:]:
+        kinds = [sp.kind for sp in extract_specifics(p)]
+        m = _LABELLED.match(p)
+        if kinds[:1] == ["money"] and len(kinds) == 1:
+            fields.append(("price", p))
+        elif m and not m.group(1).lower().startswith(("up", "was", "in")):
+            fields.append((m.group(1).strip(), m.group(2).strip()))
+    return tuple(fields) if len(fields) > 1 else ()
+
+
 def _lookup_plans(traj: Trajectory, ev: RunEvidence, limit: int) -> list[GoalPlan]:
     answer = {s.text.lower() for s in extract_specifics(traj.final_answer)} if traj.final_answer else set()
     scored = []
     for n, r in enumerate(ev.records):
         if not r.fields:
-            continue
+            seg = segment_fields(r.text)
+            if not seg:
+                continue
+            r = dataclasses.replace(r, fields=seg)     # the plan reads it as fields; the record is unchanged
         subj = _subject(r)
         if subj is None:
             continue
