@@ -156,3 +156,17 @@ def test_a_paraphrase_of_a_question_is_compared_by_the_record_it_binds():
     same = ScriptedJudge(id="w").enqueue_json("paraphrase", {"goal": plain.replace("What are", "Tell me")})
     rl = relabel_from_plans(t, PROMPTS, RelabelConfig(), writer=same)
     assert rl.accepted and rl.goal.startswith("Tell me") and "paraphrase verified" in rl.reason
+
+
+def test_rule_based_asks_no_model_and_loads_none():
+    """`--rule-based`: plans only. Every demo record is decided without loading a model."""
+    from agenther_local.config import Config
+    from agenther_local.pipeline import PipelineOptions, build_pipeline
+    pipe, judges, _ = build_pipeline(PipelineOptions(jury="fast", rule_based=True, use_cache=False), Config())
+    entries = [pipe.process(Trajectory.from_dict(json.loads(l)))
+               for l in (ROOT / "examples" / "demo.jsonl").read_text().splitlines()]
+    assert judges and all(getattr(j, "_loaded", None) is None and j.stats.calls == 0 for j in judges.values())
+    accepted = [e for e in entries if e["status"] == "accepted"]
+    assert len(accepted) >= 6 and all(e["reason"].startswith("built from the evidence") for e in accepted)
+    for e in accepted:           # every accepted goal verifies on its own run
+        assert verify_goal(e["goal"], Trajectory.from_dict(e["record"])).accepted
