@@ -234,6 +234,8 @@ def test_train_dpo_starts_at_w_log2_and_the_loss_falls(tiny_model_dir, tmp_path)
     assert losses[-1] < losses[0] and all(math.isfinite(x) for x in losses)
     out = folder / "train-dpo"
     assert (out / "adapter_model.safetensors").is_file()
+    from agenther_local.jsonl import file_mode
+    assert {p.name: p.stat().st_mode & 0o777 for p in out.iterdir()} == {p.name: file_mode() for p in out.iterdir()}
     assert (out / "chat_template.jinja").read_text() == shipped_chatml_template()
 
 
