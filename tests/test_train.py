@@ -159,6 +159,15 @@ def test_encoded_agent_tokens():
     assert Encoded([1, 2, 3], [0, 1, 0]).agent_tokens() == [2]
 
 
+@pytest.mark.parametrize("module", ["tokenize", "loss", "dpo", "sft"])
+def test_docstring_examples(module):
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(f"agenther_local.train.{module}"))
+    assert result.attempted > 0 and result.failed == 0
+
+
 # -- rows: stock TRL refuses them, ours reads them ------------------------------------------------------
 
 def test_stock_trl_dpo_trainer_refuses_goal_contrast_rows(tiny_model_dir, tmp_path):
