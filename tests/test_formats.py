@@ -376,7 +376,7 @@ def test_goal_must_be_text(goal):
 
 # -- docstring examples ---------------------------------------------------------------------------
 
-@pytest.mark.parametrize("module", ["__init__", "_common", "sft", "dpo", "sharegpt", "dataset_info"])
+@pytest.mark.parametrize("module", ["__init__", "_common", "sft", "dpo", "sharegpt", "dataset_info", "card"])
 def test_docstring_examples(module):
     import importlib
     name = "agenther_local.formats" + ("" if module == "__init__" else f".{module}")

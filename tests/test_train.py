@@ -159,6 +159,15 @@ def test_encoded_agent_tokens():
     assert Encoded([1, 2, 3], [0, 1, 0]).agent_tokens() == [2]
 
 
+@pytest.mark.parametrize("module", ["tokenize", "loss", "dpo", "sft"])
+def test_docstring_examples(module):
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(f"agenther_local.train.{module}"))
+    assert result.attempted > 0 and result.failed == 0
+
+
 # -- rows: stock TRL refuses them, ours reads them ------------------------------------------------------
 
 def test_stock_trl_dpo_trainer_refuses_goal_contrast_rows(tiny_model_dir, tmp_path):
@@ -234,6 +243,8 @@ def test_train_dpo_starts_at_w_log2_and_the_loss_falls(tiny_model_dir, tmp_path)
     assert losses[-1] < losses[0] and all(math.isfinite(x) for x in losses)
     out = folder / "train-dpo"
     assert (out / "adapter_model.safetensors").is_file()
+    from agenther_local.jsonl import file_mode
+    assert {p.name: p.stat().st_mode & 0o777 for p in out.iterdir()} == {p.name: file_mode() for p in out.iterdir()}
     assert (out / "chat_template.jinja").read_text() == shipped_chatml_template()
 
 

@@ -23,8 +23,8 @@ Types, and what each loader makes of them:
   render tool calls expect (`arguments | tojson`; a string would be quoted twice). Arrow gives
   a column one type. datasets >= 4.7 stores messages whose keys or types differ between rows as
   its Json type and returns every call's arguments exactly (checked with datasets 5.2.0:
-  `{'messages': List(Json(decode=True))}`). Older versions merge all tools' argument keys into
-  one struct, fill the keys a call did not pass with None (which a template then renders as
+  `{'messages': List(Json(decode=True))}`). Older versions (seen with 3.6.0) merge all tools'
+  argument keys into one struct, fill the keys a call did not pass with None (rendered as
   `"max_results": null`: strip them with TRL's `remove_none_values`), and fail outright when
   one argument name holds a string in one call and a number in another. Read such files with
   datasets >= 4.7, or with `json`.

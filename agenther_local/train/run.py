@@ -15,7 +15,7 @@ from typing import Any
 
 from ..config import TrainConfig
 from ..errors import AgentherError
-from ..jsonl import write_json_atomic
+from ..jsonl import file_mode, write_json_atomic
 from .model import import_train_deps, load_model
 
 KINDS = {"dpo": "dpo.jsonl", "sft": "sft.jsonl"}
@@ -123,6 +123,9 @@ def train(opts: TrainOptions) -> TrainResult:
     trainer.save_model(str(out))
     tokenizer.chat_template = template
     tokenizer.save_pretrained(str(out))
+    for saved in out.iterdir():    # safetensors are written 0600 whatever the umask, like mkstemp files
+        if saved.is_file():
+            saved.chmod(file_mode())
     result = TrainResult(out, len(examples.rows), len(examples.too_long), trainer.state.global_step, log.losses,
                          f"{data_file}: {examples.summary(opts.cfg.max_length)}")
     write_json_atomic(out / "agenther_train.json",
