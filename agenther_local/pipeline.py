@@ -136,6 +136,7 @@ class PipelineOptions:
     writer: str | None = None
     rule: str | None = None
     rule_based: bool | None = None     # None: the jury preset's choice ("stages"), else LLM
+    no_model: bool = False             # plans only: no model writes, rewords or checks a goal (`--rule-based`)
     accept_threshold: float | None = None
     prompts_dir: Path | None = None
     use_cache: bool = True
@@ -225,9 +226,10 @@ def build_pipeline(opts: PipelineOptions, cfg: Config):
     # Narrow per-constraint questions go to the first (strongest) juror's model.
     constraint_model = (spec["jurors"][0] if jury is not None else check_name).split("@")[0]
     constraint_juror = juror(f"{constraint_model}@constraint")
-    # `--rule-based` given by the user: no model at all (plans only); a preset's rule stages
-    # still let the writer reword plans and write goals for runs no plan covers.
-    no_model = opts.rule_based is True
+    # `--rule-based` given by the user: no model at all (plans only); rule stages alone
+    # (`--rule-stages`, a preset's) still let the writer reword plans and write goals for runs
+    # no plan covers.
+    no_model = opts.no_model
     pipe = Pipeline(cfg, detector, extractor, judge(writer_name), self_juror, jury, SentenceEmbedder(), prompts,
                     opts.seed, opts.include_successes, constraint_juror,
                     paraphraser=None if no_model or not cfg.relabel.paraphrase else judge(writer_name),

@@ -162,7 +162,8 @@ def test_rule_based_asks_no_model_and_loads_none():
     """`--rule-based`: plans only. Every demo record is decided without loading a model."""
     from agenther_local.config import Config
     from agenther_local.pipeline import PipelineOptions, build_pipeline
-    pipe, judges, _ = build_pipeline(PipelineOptions(jury="fast", rule_based=True, use_cache=False), Config())
+    pipe, judges, _ = build_pipeline(PipelineOptions(jury="fast", rule_based=True, no_model=True, use_cache=False),
+                                     Config())
     entries = [pipe.process(Trajectory.from_dict(json.loads(l)))
                for l in (ROOT / "examples" / "demo.jsonl").read_text().splitlines()]
     assert judges and all(getattr(j, "_loaded", None) is None and j.stats.calls == 0 for j in judges.values())
@@ -170,3 +171,15 @@ def test_rule_based_asks_no_model_and_loads_none():
     assert len(accepted) >= 6 and all(e["reason"].startswith("built from the evidence") for e in accepted)
     for e in accepted:           # every accepted goal verifies on its own run
         assert verify_goal(e["goal"], Trajectory.from_dict(e["record"])).accepted
+
+
+def test_cli_rule_based_writes_samples_without_a_model(tmp_path):
+    from click.testing import CliRunner
+    from agenther_local.cli import cli
+    from agenther_local.cli import commands  # noqa: F401
+    out = tmp_path / "out"
+    res = CliRunner().invoke(cli, ["run", str(ROOT / "examples" / "demo.jsonl"), "-o", str(out), "--rule-based",
+                                   "--no-report", "--quiet", "--no-cache"])
+    assert res.exit_code == 0, res.output
+    rows = [json.loads(l) for l in (out / "sft.jsonl").read_text().splitlines()]
+    assert len(rows) >= 6 and all(r["metadata"]["reason"].startswith("built from the evidence") for r in rows)

@@ -21,7 +21,7 @@ pytestmark = pytest.mark.real_model
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "examples" / "demo.jsonl"
 IDS = ("demo02_laptop_cart", "demo11_headphones_offtopic", "demo03_flight_bos_den", "demo12_requests_bump")
-ARGS = ["--jury", "smollm2-135m", "--rule-based", "--no-cache", "--no-report", "--quiet", "--seed", "7"]
+ARGS = ["--jury", "smollm2-135m", "--rule-stages", "--no-cache", "--no-report", "--quiet", "--seed", "7"]
 OUTPUTS = ("sft.jsonl", "dpo.jsonl", "dpo_ms_swift.jsonl", "sharegpt.jsonl", "rejected.jsonl", "invalid.jsonl")
 
 
@@ -96,7 +96,7 @@ def test_whole_pipeline_runs_with_sockets_disabled(small_input, tmp_path, monkey
 def test_rerun_with_other_formats_or_delta_asks_no_model_again(small_input, tmp_path):
     one = tmp_path / "one.jsonl"
     one.write_text(small_input.read_text().splitlines()[0] + "\n")
-    base = ["run", str(one), "--jury", "smollm2-135m", "--rule-based", "--no-report", "--quiet", "--seed", "7"]
+    base = ["run", str(one), "--jury", "smollm2-135m", "--rule-stages", "--no-report", "--quiet", "--seed", "7"]
     first = CliRunner().invoke(cli, [*base, "-o", str(tmp_path / "a")])
     assert first.exit_code == 0, first.output
     assert "misses" in first.output and ", 0 misses" not in first.output

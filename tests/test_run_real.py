@@ -187,7 +187,7 @@ def test_one_run_per_input_format_through_run(fmt, make_input, options, tmp_path
     (tmp_path / "labels.json").write_text(json.dumps({"browser-ZB2vu5GN-1": False}))
     options = [o.format(tmp=tmp_path) for o in options]
     res = CliRunner().invoke(cli, ["run", str(src), "-o", str(out), "--limit", "1", "--jury", "smollm2-135m",
-                                   "--rule-based", "--quiet", "--no-report", *options])
+                                   "--rule-stages", "--quiet", "--no-report", *options])
     assert res.exit_code == 0, res.output
     assert res.output.startswith("1 read, 0 invalid"), res.output
     manifest = json.loads((out / "manifest.json").read_text())

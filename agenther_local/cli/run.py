@@ -31,7 +31,9 @@ def _formats(ctx, param, value: str) -> tuple[str, ...]:
 @click.option("--writer", default=None, help="Model that drafts hindsight goals (default: the jury preset's).")
 @click.option("--rule", default=None, help="Jury rule: majority, strongest, mean, all.")
 @click.option("--single-judge", is_flag=True, default=None, help="The paper's one-judge mode: the self-check's P(yes) alone decides (the writer's, unless the preset names a stronger one).")
-@click.option("--rule-based/--llm-stages", "rule_based", default=None,
+@click.option("--rule-based", "rule_based", is_flag=True, default=None,
+              help="No model at all: rule stages, and goals only from plans built from the evidence.")
+@click.option("--rule-stages/--llm-stages", "rule_stages", default=None,
               help="Stages 1-2 (failure detector, outcome extractor) by rules or by the writer model (default: the jury preset's choice).")
 @click.option("--accept-threshold", type=click.FloatRange(0, 1), default=None, help="θ for every juror (overrides calibrated thresholds).")
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="Process at most N records.")
@@ -81,7 +83,8 @@ def run(inputs, outdir, config_file, **flags):
     if rt:
         cfg = cfg.replace("runtime", **rt)
     popts = PipelineOptions(jury=o.get("jury", "fast"), writer=o.get("writer"), rule=o.get("rule"),
-                            rule_based=o.get("rule_based"), accept_threshold=o.get("accept_threshold"),
+                            rule_based=True if o.get("rule_based") else o.get("rule_stages"),
+                            no_model=bool(o.get("rule_based")), accept_threshold=o.get("accept_threshold"),
                             prompts_dir=Path(o["prompts_dir"]) if o.get("prompts_dir") else None,
                             use_cache=not o.get("no_cache"), seed=int(o.get("seed", 0)),
                             include_successes=bool(o.get("include_successes")), single_judge=bool(o.get("single_judge")))
