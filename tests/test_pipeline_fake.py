@@ -26,7 +26,8 @@ from agenther_local.stages.extract import RuleExtractor
 from agenther_local.trajectory import Trajectory
 
 DEMO = Path(__file__).resolve().parents[1] / "examples" / "demo.jsonl"
-CFG = Config()
+# These tests drive the model writer's branches: goals from plans (tested in test_plan.py) are off.
+CFG = Config().replace("relabel", plan_first=False)
 PAPER = "paper θ = 0.5 (uncalibrated)"
 
 # examples/README.md, demo01 row
