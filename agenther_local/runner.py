@@ -104,8 +104,11 @@ def rejection_key(entry: dict[str, Any]) -> str:
         return "relabel:jury"
     gates = [s for s in statuses if s.startswith(("gate:", "verify:"))]
     if gates:
-        return "relabel:" + max(set(gates), key=gates.count)
-    if statuses and all(s in ("unparsable", "invalid") for s in statuses):
+        # subtle: the most frequent, ties to the first in attempt order. `max(set(gates), ...)`
+        # broke ties by string-hash order, which Python salts per process: a resumed run could
+        # name another gate than the uninterrupted one for the same attempts (issue 18).
+        return "relabel:" + max(gates, key=gates.count)
+    if statuses and all(s in ("unparsable", "invalid", "cut", "degenerate") for s in statuses):
         return "relabel:writer_" + statuses[-1]
     return "relabel:low_confidence"
 

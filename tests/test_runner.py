@@ -180,3 +180,22 @@ def test_reader_never_crashes_and_never_loses_a_good_record(tmp_path, items):
     got = [t.id for _, t in read_records([path]) if isinstance(t, Trajectory)]
     # junk lines may themselves be valid records only if they parse into one; ours cannot
     assert [g for g in got if g.startswith("g")] == expected
+
+
+def test_the_rejection_reason_of_tied_gates_does_not_depend_on_the_process(tmp_path):
+    """Two gates failing equally often: the reason is the first in attempt order, in every
+    process. It used to be picked from a set, whose order Python salts per process
+    (PYTHONHASHSEED), so a resumed run could write another reason than the full run (issue 18)."""
+    import subprocess
+    import sys
+
+    entry = {"status": "rejected", "relabel": {"reason": "no attempt passed", "attempts": [
+        {"status": "gate:grounding"}, {"status": "verify:constraint"}, {"status": "unparsable"}]}}
+    code = ("import json, sys; from agenther_local.runner import rejection_key; "
+            f"print(rejection_key(json.loads({json.dumps(json.dumps(entry))})))")
+    seen = set()
+    for seed in range(8):
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                             env={**__import__("os").environ, "PYTHONHASHSEED": str(seed)}, cwd=Path(__file__).parents[1])
+        seen.add(out.stdout.strip())
+    assert seen == {"relabel:gate:grounding"}
