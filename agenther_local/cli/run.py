@@ -42,7 +42,7 @@ def _formats(ctx, param, value: str) -> tuple[str, ...]:
 @click.option("--prompts", "prompts_dir", type=click.Path(path_type=Path, file_okay=False), default=None, help="Directory of templates overriding prompts/.")
 @click.option("--n-ctx", type=click.IntRange(min=512), default=None, help="Context size of every judge.")
 @click.option("--threads", type=click.IntRange(min=1), default=None, help="CPU threads for llama.cpp.")
-@click.option("--gpu-layers", type=click.IntRange(min=-1), default=None, help="Layers to offload on CUDA/Metal builds (-1 = all).")
+@click.option("--gpu-layers", type=click.IntRange(min=-1), default=None, help="Layers to offload to the GPU (-1 = all, 0 = none; default: all on a CUDA/Metal build, none on a CPU build).")
 @click.option("--strict", is_flag=True, default=None, help="Stop at the first bad record.")
 @click.option("--no-cache", is_flag=True, default=None, help="Do not read or write the model-call cache.")
 @click.option("--no-resume", is_flag=True, default=None, help="Refuse an OUTDIR that holds an earlier run's journal.")
