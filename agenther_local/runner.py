@@ -56,6 +56,7 @@ class Summary:
     cache: dict[str, int] = field(default_factory=dict)
     detected: dict[str, str] = field(default_factory=dict)
     interrupted: bool = False
+    lost_drafts: dict[str, int] = field(default_factory=dict)   # writer drafts cut / degenerate (redrawn)
 
     def to_dict(self) -> dict[str, Any]:
         return self.__dict__.copy()
@@ -205,6 +206,9 @@ def _count(summary: Summary, e: dict[str, Any]) -> None:
     if ftype:
         t = summary.per_type.setdefault(ftype, {})
         t[e["status"]] = t.get(e["status"], 0) + 1
+    for a in (e.get("relabel") or {}).get("attempts", []):
+        if a["status"] in ("cut", "degenerate"):
+            summary.lost_drafts[a["status"]] = summary.lost_drafts.get(a["status"], 0) + 1
     if e["status"] in ("rejected", "error"):
         k = rejection_key(e)
         summary.rejected_by[k] = summary.rejected_by.get(k, 0) + 1

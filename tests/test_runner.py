@@ -199,3 +199,27 @@ def test_the_rejection_reason_of_tied_gates_does_not_depend_on_the_process(tmp_p
                              env={**__import__("os").environ, "PYTHONHASHSEED": str(seed)}, cwd=Path(__file__).parents[1])
         seen.add(out.stdout.strip())
     assert seen == {"relabel:gate:grounding"}
+
+
+class LoopingWriterPipeline(EchoPipeline):
+    """Every draft of r1 loops or is cut; r2 is accepted after one degenerate draft."""
+
+    def process(self, traj: Trajectory) -> dict:
+        entry = super().process(traj)
+        if traj.id == "r1":
+            attempts = [{"k": 1, "status": "cut"}, {"k": 1, "status": "degenerate"}, {"k": 2, "status": "degenerate"}]
+            return {**entry, "status": "rejected", "goal": None, "relabel": {"reason": "no attempt passed",
+                                                                             "attempts": attempts}}
+        return entry
+
+
+def test_cut_and_degenerate_drafts_are_counted_in_the_summary_and_name_the_rejection(tmp_path, capsys):
+    from agenther_local.cli._common import print_summary
+
+    inp = write_jsonl(tmp_path / "in.jsonl", [rec(1), rec(2)])
+    s = do_run([inp], tmp_path / "o", LoopingWriterPipeline())
+    assert s.lost_drafts == {"cut": 1, "degenerate": 2}
+    assert s.rejected_by == {"relabel:writer_degenerate": 1}
+    assert [r["rejected_by"] for r in lines(tmp_path / "o" / "rejected.jsonl")] == ["relabel:writer_degenerate"]
+    print_summary(s, tmp_path / "o")
+    assert "  writer drafts redrawn: 1 cut, 2 degenerate (journal: attempts with that status)" in capsys.readouterr().out
