@@ -36,11 +36,11 @@ from typing import Any
 
 from ..config import GateConfig, RelabelConfig
 from ..embeddings import Embedder
-from ..judges.base import Judge
+from ..judges.base import Generation, Judge
 from ..judges.context import fit
 from ..judges.generation import fit_budget
 from ..judges.jury import Juror, Jury, Verdict, Vote
-from ..prompts import Prompts
+from ..prompts import Prompts, Rendered
 from ..trajectory import Trajectory
 from .extract import Outcome
 from .gates import GateResult, run_gates
@@ -174,8 +174,9 @@ def relabel_goal(traj: Trajectory, outcome: Outcome, writer: Judge, self_juror: 
         attempts.extend(lost)
         if gen is None:
             continue                       # every draw of attempt k was cut or degenerate
-        base = dict(k=k, temperature=gen_temp(temp, len(lost), cfg), seed=attempt_seed(seed, traj.id, k, len(lost)),
-                    raw=gen.text, draw=len(lost))
+        draw = len(lost)
+        base = dict(k=k, temperature=_draw_temperature(temp, draw, cfg), seed=attempt_seed(seed, traj.id, k, draw),
+                    raw=gen.text, draw=draw)
         if gen.data is None:
             attempts.append(Attempt(goal=None, valid=False, rationale="", facts=(), status="unparsable",
                                     detail=gen.error or "no JSON", **base))
@@ -229,18 +230,18 @@ def relabel_goal(traj: Trajectory, outcome: Outcome, writer: Judge, self_juror: 
     return _fallback(traj, attempts, best, vetoed, theta, jury, cfg)
 
 
-def gen_temp(temp: float, draw: int, cfg: RelabelConfig) -> float:
+def _draw_temperature(temp: float, draw: int, cfg: RelabelConfig) -> float:
     """A redraw samples at the retry temperature: a loop at 0.3 tends to come back at 0.3."""
     return temp if draw == 0 else max(temp, cfg.retry_temperature)
 
 
-def _draft(writer: Judge, rendered, schema: dict[str, Any], budget: int, temp: float, seed: int, traj_id: str,
-           k: int, cfg: RelabelConfig) -> tuple[Any, list[Attempt]]:
+def _draft(writer: Judge, rendered: Rendered, schema: dict[str, Any], budget: int, temp: float, seed: int,
+           traj_id: str, k: int, cfg: RelabelConfig) -> tuple[Generation | None, list[Attempt]]:
     """Attempt k's draft: drawn again (new seed) while it comes back cut or degenerate, at most
     `cfg.max_redraws` times. Returns (the first whole draft or None, the lost draws as Attempts)."""
     lost: list[Attempt] = []
     for draw in range(cfg.max_redraws + 1):
-        t, s = gen_temp(temp, draw, cfg), attempt_seed(seed, traj_id, k, draw)
+        t, s = _draw_temperature(temp, draw, cfg), attempt_seed(seed, traj_id, k, draw)
         gen = writer.generate_json(rendered, schema, t, s, budget)
         if gen.finish == "stop":
             return gen, lost
