@@ -291,7 +291,8 @@ class LlamaJudge:
         data, err = parse_json_object(text)
         finish = "stop"
         if stop.reason is not None:
-            finish, data, err = "repetition", None, finish_error("repetition", limit, f"{stop.reason} (token {stop.at_token})")
+            why = f"{stop.reason} (token {stop.at_token})"
+            finish, data, err = "repetition", None, finish_error("repetition", limit, why)
         elif data is None and (out["choices"][0].get("finish_reason") == "length" or ct >= limit):
             finish, err = "length", finish_error("length", limit)   # a JSON closing on the last token is whole
         dt = time.perf_counter() - t0
