@@ -29,8 +29,10 @@ def lost_drafts(journal: Path) -> dict:
     draws closed (each such attempt is one of the K the record did not get to use)."""
     cut = degenerate = drafts = 0
     lost: set[tuple[str, int]] = set()
+    decisions = {}
     for line in journal.read_text().splitlines()[1:]:
         e = json.loads(line)
+        decisions[e["id"]] = [e["status"], e.get("goal")]
         by_k: dict[int, list[str]] = {}
         for a in (e.get("relabel") or {}).get("attempts", []):
             drafts += 1
@@ -38,7 +40,8 @@ def lost_drafts(journal: Path) -> dict:
             degenerate += a["status"] == "degenerate"
             by_k.setdefault(a["k"], []).append(a["status"])
         lost |= {(e["id"], k) for k, st in by_k.items() if all(s in ("cut", "degenerate") for s in st)}
-    return {"drafts": drafts, "drafts_cut": cut, "drafts_degenerate": degenerate, "attempts_lost": len(lost)}
+    return {"drafts": drafts, "drafts_cut": cut, "drafts_degenerate": degenerate, "attempts_lost": len(lost),
+            "decisions": decisions}      # id -> [status, goal]: to compare builds or machines
 
 
 def main() -> None:
