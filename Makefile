@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 OUT ?= out/demo
 JURY ?= fast
 
-# How llama.cpp is compiled (README, "Portable builds and GPUs"): PORTABLE=1 drops the kernels
+# How llama.cpp is compiled (README, "Determinism, portable builds and GPUs"): PORTABLE=1 drops the kernels
 # tuned to this CPU (-march=native) for the x86-64 AVX2 baseline, so one wheel runs, and decides
 # alike, on every machine of a mixed Ray cluster or behind a shared wheel cache; GPU=cuda|metal
 # builds that backend (judges then offload every layer by default). Any other llama.cpp CMake
