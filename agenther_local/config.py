@@ -39,7 +39,15 @@ class RelabelConfig:
     retry_temperature: float = 0.7    # attempts 2..K (paper)
     judge_temperature: float = 0.0    # the independent judge is greedy (paper); P(yes) needs no sampling
     fallback_factor: float = 0.8      # after K attempts accept the best only if c >= 0.8 θ (paper)
-    max_goal_tokens: int = 160        # generation budget of the relabel JSON (goal + rationale)
+    # Token budget of the writer's JSON. None = the bound of the schema (judges/generation.py:
+    # the longest JSON it admits, one token per character), so no draft is ever cut; a number
+    # below that bound shrinks the schema's string bounds to fit it instead. The former fixed
+    # 160 cut drafts the schema allowed (~300 tokens): demo10 lost both its attempts that way.
+    max_goal_tokens: int | None = None
+    # A draft cut at the budget or stopped as degenerate (judges/generation.py) is journaled with
+    # its own status and drawn again with another seed, up to this many times per attempt k;
+    # it does not use up one of the K attempts.
+    max_redraws: int = 2
     # Template of the writer. "relabel" shows facts only (small writers copy the original goal
     # when they see it: see the template's comment); "relabel_with_original" is the paper's.
     template: str = "relabel"
@@ -53,7 +61,9 @@ class RelabelConfig:
     # Let the writer model reword a verified plain request; kept only if it binds the same calls
     # and records (no new claim). False keeps the template's wording (no model call).
     paraphrase: bool = True
-    max_paraphrase_tokens: int = 160  # a 400-character goal in JSON fits (~110 tokens)
+    # the paraphrase's token budget; the schema's 400-character goal shrinks to fit it
+    # (judges/generation.py fit_budget), so a draft is never cut mid-JSON
+    max_paraphrase_tokens: int = 200
 
 
 @dataclass(frozen=True)
@@ -90,9 +100,21 @@ class EvidenceConfig:
 class RuntimeConfig:
     n_ctx: int = 4096                 # judge prompts are ~350 tokens; runs get shortened to fit
     n_threads: int | None = None      # None = llama.cpp's default (physical cores)
-    n_gpu_layers: int = 0             # >0 offloads layers on CUDA/Metal builds
+    # Layers offloaded to the GPU. None = all (-1) when llama.cpp was built with a GPU backend
+    # (`llama_supports_gpu_offload()`: CUDA, Metal, Vulkan ...), else 0; a CPU build ignores it.
+    n_gpu_layers: int | None = None
     seed: int = 0
     batch_size: int = 512
+    # Degenerate repetition stops a draft early (judges/generation.py `repetition`). Measured:
+    # none of the 891 user goals of the shared fixtures trips them, written as a draft whose
+    # goal, part and rationale all repeat it (tests/test_generation.py); a loop repeats its
+    # phrase every cycle ("facts that are not only facts but also facts ...": the 3rd cycle).
+    repeat_ngram: int = 4             # words per n-gram checked inside one string value
+    repeat_limit: int = 3             # the same n-gram this often inside one string = a loop
+    repeat_values: int = 4            # the same string value this often = a loop (goal = part = rationale is 3)
+    repeat_unit_chars: int = 8        # a unit of up to 8 characters ...
+    repeat_tail: int = 8              # ... repeated 8 times at the end of the draft ...
+    repeat_tail_chars: int = 16       # ... over at least 16 characters ("1111111111111111") = a loop
 
 
 @dataclass(frozen=True)

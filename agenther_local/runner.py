@@ -60,6 +60,7 @@ class Summary:
     cache: dict[str, int] = field(default_factory=dict)
     detected: dict[str, str] = field(default_factory=dict)
     interrupted: bool = False
+    lost_drafts: dict[str, int] = field(default_factory=dict)   # writer drafts cut / degenerate (redrawn)
 
     def to_dict(self) -> dict[str, Any]:
         return self.__dict__.copy()
@@ -110,8 +111,11 @@ def rejection_key(entry: dict[str, Any]) -> str:
         return "relabel:jury"
     gates = [s for s in statuses if s.startswith(("gate:", "verify:"))]
     if gates:
-        return "relabel:" + max(set(gates), key=gates.count)
-    if statuses and all(s in ("unparsable", "invalid") for s in statuses):
+        # subtle: the most frequent, ties to the first in attempt order. `max(set(gates), ...)`
+        # broke ties by string-hash order, which Python salts per process: a resumed run could
+        # name another gate than the uninterrupted one for the same attempts (issue 18).
+        return "relabel:" + max(gates, key=gates.count)
+    if statuses and all(s in ("unparsable", "invalid", "cut", "degenerate") for s in statuses):
         return "relabel:writer_" + statuses[-1]
     return "relabel:low_confidence"
 
@@ -225,6 +229,9 @@ def _count(summary: Summary, e: dict[str, Any]) -> None:
     if ftype:
         t = summary.per_type.setdefault(ftype, {})
         t[e["status"]] = t.get(e["status"], 0) + 1
+    for a in (e.get("relabel") or {}).get("attempts", []):
+        if a["status"] in ("cut", "degenerate"):
+            summary.lost_drafts[a["status"]] = summary.lost_drafts.get(a["status"], 0) + 1
     if e["status"] in ("rejected", "error"):
         k = rejection_key(e)
         summary.rejected_by[k] = summary.rejected_by.get(k, 0) + 1

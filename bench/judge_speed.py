@@ -11,7 +11,9 @@ installed), each in its own process so the peak RSS is that model's alone:
   already in the KV cache, so the time is generation;
 - judgment: seconds of P(yes) for 5 different goals on the same run, first with prefix reuse
   (as the jury asks), then with the KV cache emptied before each call;
-- peak_rss_mb: getrusage's ru_maxrss at the end.
+- peak_rss_mb: getrusage's ru_maxrss at the end;
+- backend: the build's compute backends (llama.cpp's system info), whether it can offload to a
+  GPU, and where this model ran (`ran_on`: the GPU backend when layers were offloaded, else CPU).
 
 The run is the first FireAct HotpotQA run with 2+ tool steps whose `verify` prompt is about
 350 tokens, the size SPEC timed.
@@ -63,7 +65,8 @@ def bench_run(prompts):
 
 def measure(name: str, threads: int | None) -> dict:
     from agenther_local.config import DetectConfig, RelabelConfig, RuntimeConfig
-    from agenther_local.judges.llama import LlamaJudge
+    from agenther_local.judges.generation import fit_budget
+    from agenther_local.judges.llama import LlamaJudge, backends, gpu_layers
     from agenther_local.judges.manifest import get_manifest, verify
     from agenther_local.prompts import Prompts
     from agenther_local.stages.extract import RuleExtractor, extract_outcome
@@ -90,12 +93,13 @@ def measure(name: str, threads: int | None) -> dict:
     rcfg = RelabelConfig()
     outcome = extract_outcome(traj, RuleExtractor(), DetectConfig())
     relabel = prompts.render("relabel", traj=traj, outcome=outcome, original_goal=traj.goal)
-    gen_args = (relabel, SCHEMA, rcfg.first_temperature, 0, rcfg.max_goal_tokens)
+    schema, budget = fit_budget(SCHEMA, rcfg.max_goal_tokens)
+    gen_args = (relabel, schema, rcfg.first_temperature, 0, budget)
     cold = judge.generate_json(*gen_args)
     warm = judge.generate_json(*gen_args)       # prompt already in the KV cache: time is generation
     rtoks = judge.tokens(relabel)
     t0 = time.perf_counter()
-    free = llama.create_completion(prompt=rtoks, max_tokens=rcfg.max_goal_tokens,
+    free = llama.create_completion(prompt=rtoks, max_tokens=budget,
                                    temperature=rcfg.first_temperature, seed=0, top_k=40, top_p=0.95)
     free_s = time.perf_counter() - t0
     free_n = free["usage"]["completion_tokens"]
@@ -110,8 +114,15 @@ def measure(name: str, threads: int | None) -> dict:
     # Not bit-identical: llama.cpp sums in a different order when it evaluates fewer tokens.
     drift = max(abs(a.p_yes - b.p_yes) for a, b in zip(reuse, fresh))
 
+    import llama_cpp
+    layers, _ = gpu_layers(judge.runtime.n_gpu_layers)
     return {
-        "model": name, "file_mb": round(m.size / 1e6), "n_threads": llama.n_threads,
+        "model": name, "file_mb": round(m.size / 1e6),
+        # where it ran: the build's backends (GPU ones first), and the layers offloaded
+        "backend": {"backends": backends(), "gpu_offload_supported": bool(llama_cpp.llama_supports_gpu_offload()),
+                    "n_gpu_layers": layers, "ran_on": backends()[0] if layers else "CPU",
+                    "system_info": llama_cpp.llama_print_system_info().decode("utf-8", "replace").strip()},
+        "n_threads": llama.n_threads,
         # llama-cpp-python evaluates prompts on n_threads_batch threads (default: every core)
         "n_threads_batch": llama.context_params.n_threads_batch,
         "load_seconds": round(load, 3),
@@ -120,7 +131,7 @@ def measure(name: str, threads: int | None) -> dict:
         "json_generation": {"prompt_tokens": cold.prompt_tokens, "first_call_seconds": round(cold.seconds, 3),
                             "completion_tokens": warm.completion_tokens, "seconds": round(warm.seconds, 3),
                             "tokens_per_s": round(warm.completion_tokens / warm.seconds, 1),
-                            "parsed": warm.data is not None},
+                            "budget_tokens": budget, "finish": warm.finish, "parsed": warm.data is not None},
         "free_generation": {"completion_tokens": free_n, "seconds": round(free_s, 3),
                             "tokens_per_s": round(free_n / free_s, 1)},
         "judgment": {

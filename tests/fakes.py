@@ -21,6 +21,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from agenther_local.judges.base import Generation, JudgeStats, Score, parse_json_object
+from agenther_local.judges.generation import FINISHES, finish_error, repetition
 from agenther_local.prompts import Rendered
 
 
@@ -57,13 +58,17 @@ class ScriptedJudge:
     def enqueue_json(self, name: str, *data: dict[str, Any]) -> "ScriptedJudge":
         """Queue one or more JSON objects as generations for template `name`."""
         for d in data:
-            self._queue("generate_json", name).append(("text", json.dumps(d)))
+            self._queue("generate_json", name).append(("text", json.dumps(d), "stop"))
         return self
 
-    def enqueue_text(self, name: str, *texts: str) -> "ScriptedJudge":
-        """Queue raw generated text (parsed like the real backend: bad JSON -> data None)."""
+    def enqueue_text(self, name: str, *texts: str, finish: str = "stop") -> "ScriptedJudge":
+        """Queue raw generated text (parsed like the real backend: bad JSON -> data None).
+
+        `finish="length"` scripts a draft cut at the token budget, `finish="repetition"` one
+        the backend stopped as degenerate (judges/generation.py); either carries no data."""
+        assert finish in FINISHES, f"finish must be one of {FINISHES}, got {finish!r}"
         for t in texts:
-            self._queue("generate_json", name).append(("text", t))
+            self._queue("generate_json", name).append(("text", t, finish))
         return self
 
     def remaining(self) -> dict[str, int]:
@@ -99,13 +104,16 @@ class ScriptedJudge:
 
     def generate_json(self, prompt: Rendered, schema: dict[str, Any], temperature: float,
                       seed: int, max_tokens: int) -> Generation:
-        _, text = self._next("generate_json", prompt)
+        _, text, finish = self._next("generate_json", prompt)
         self.history.append(prompt)
         self.calls.append(Call("generate_json", prompt.name, prompt, temperature, seed, max_tokens))
         data, err = parse_json_object(text)
+        if finish != "stop":
+            data, err = None, finish_error(finish, max_tokens, repetition(text) or "scripted loop")
         n = self.count_tokens(prompt)
         self.stats.add("generate_json", n, len(text) // 4, 0, 0.0)
-        return Generation(text=text, data=data, error=err, prompt_tokens=n, completion_tokens=len(text) // 4)
+        return Generation(text=text, data=data, error=err, prompt_tokens=n, completion_tokens=len(text) // 4,
+                          finish=finish)
 
 
 _WORD = re.compile(r"[a-z0-9]+")

@@ -76,6 +76,19 @@ def test_constrained_json_over_http_parses(server):
     assert set(g.data) == {"goal", "valid"} and isinstance(g.data["valid"], bool)
 
 
+def test_a_draft_cut_by_the_server_says_so(server):
+    """Five tokens cannot hold this JSON: the server stops at the limit, and the judge reports a
+    cut (finish "length"), not a bare parse error."""
+    j = HttpJudge("smollm2-http", server, "smollm2")
+    schema = {"type": "object", "properties": {"goal": {"type": "string", "maxLength": 80}, "valid": {"type": "boolean"}},
+              "required": ["goal", "valid"]}
+    r = Prompts().render("relabel", traj=RUN, outcome={"facts": [{"text": "Paris: 2,102,650 residents (2023)"}]},
+                         original_goal=RUN.goal)
+    g = j.generate_json(r, schema, 0.3, 1, 5)
+    assert g.finish == "length" and g.data is None
+    assert g.error == "cut at the token budget of 5 before the JSON closed"
+
+
 def test_unreachable_server_is_one_clear_line():
     j = HttpJudge("gone", f"http://127.0.0.1:{free_port()}/v1", "m", timeout=2)
     with pytest.raises(AgentherError, match=r"^model 'gone': cannot reach http://127\.0\.0\.1:\d+/v1"):

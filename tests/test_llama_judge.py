@@ -1,6 +1,6 @@
 """Properties of the llama.cpp judge (agenther_local/judges/llama.py) on the real SmolLM2 GGUF.
 
-Properties, not wording: constrained JSON matches its schema, P(yes) is a probability and is
+Properties, not wording: constrained JSON is never cut and what closes matches its schema, P(yes) is a probability and is
 reproducible, a grounded goal scores above an unrelated one, an oversized observation is cut
 (and the cut recorded) instead of crashing llama.cpp, and a run's KV prefix is reused.
 
@@ -14,6 +14,7 @@ import pytest
 
 from agenther_local.config import RelabelConfig, RuntimeConfig
 from agenther_local.judges.context import MARK, fit
+from agenther_local.judges.generation import fit_budget
 from agenther_local.judges.jury import Juror, Jury
 from agenther_local.judges.llama import LlamaJudge, unload_all
 from agenther_local.judges.manifest import get_manifest, verify
@@ -64,15 +65,7 @@ def prompts():
     return Prompts()
 
 
-def test_constrained_json_parses_and_matches_its_schema(judge, prompts):
-    from agenther_local.config import DetectConfig
-    from agenther_local.stages.extract import RuleExtractor, extract_outcome
-
-    outcome = extract_outcome(RUN, RuleExtractor(), DetectConfig())
-    rendered = prompts.render("relabel", traj=RUN, outcome=outcome, original_goal=RUN.goal)
-    gen = judge.generate_json(rendered, SCHEMA, RelabelConfig().first_temperature, 0, 400)
-    assert gen.error is None, gen.text
-    d = gen.data
+def assert_fits_relabel_schema(d: dict) -> None:
     assert set(d) == set(SCHEMA["required"])
     props = SCHEMA["properties"]
     assert isinstance(d["goal"], str) and len(d["goal"]) <= props["goal"]["maxLength"]
@@ -88,7 +81,57 @@ def test_constrained_json_parses_and_matches_its_schema(judge, prompts):
         assert 1 <= len(c["facts"]) <= facts["maxItems"]   # can fail: a grammar without the schema's item bounds
         assert all(isinstance(f, int) and not isinstance(f, bool) for f in c["facts"])
     assert list(d)[0] == "goal"                       # the goal is written before what it cites
-    assert gen.completion_tokens > 0
+
+
+def test_constrained_json_is_never_cut_and_what_closes_fits_its_schema(judge, prompts):
+    """Properties, whatever text this machine's build samples (issue 18: on an AVX-512 CPU the
+    writer looped until the old 400-token cap): every draft either closes its JSON within the
+    schema-derived budget, and then parses and fits the schema, or is stopped early as
+    degenerate and says why. None is ever cut at the budget."""
+    from agenther_local.config import DetectConfig
+    from agenther_local.stages.extract import RuleExtractor, extract_outcome
+
+    outcome = extract_outcome(RUN, RuleExtractor(), DetectConfig())
+    rendered = prompts.render("relabel", traj=RUN, outcome=outcome, original_goal=RUN.goal)
+    schema, budget = fit_budget(SCHEMA)
+    finishes = []
+    for seed in range(4):
+        gen = judge.generate_json(rendered, schema, RelabelConfig().first_temperature, seed, budget)
+        finishes.append(gen.finish)
+        assert gen.finish in ("stop", "repetition"), (gen.finish, gen.error, gen.text)
+        assert 0 < gen.completion_tokens <= budget
+        if gen.finish == "stop":
+            assert gen.error is None, gen.text
+            assert_fits_relabel_schema(gen.data)
+        else:
+            assert gen.data is None and gen.error.startswith("degenerate: ")
+            assert gen.completion_tokens < budget          # stopped early, not at the cap
+    assert len(finishes) == 4
+
+
+def test_a_small_schema_always_closes(judge, prompts):
+    """A schema whose every value is short closes on any build: parses, fits, within budget."""
+    schema = {"type": "object", "properties": {"answer": {"type": "boolean"},
+                                               "city": {"type": "string", "maxLength": 20}},
+              "required": ["answer", "city"]}
+    schema, budget = fit_budget(schema)
+    gen = judge.generate_json(prompts.render("verify", traj=RUN, goal=GROUNDED), schema, 0.0, 0, budget)
+    assert gen.finish == "stop" and gen.error is None, gen.text
+    assert set(gen.data) == {"answer", "city"} and isinstance(gen.data["answer"], bool)
+    assert len(gen.data["city"]) <= 20 and gen.completion_tokens <= budget
+
+
+def test_a_gpu_build_would_be_told_what_was_offloaded(manifest, monkeypatch, capfd):
+    """The offload notice on a real load (llama.cpp's GPU support answer monkeypatched: a CPU
+    build accepts n_gpu_layers and keeps every layer on the CPU)."""
+    import llama_cpp
+
+    monkeypatch.setattr(llama_cpp, "llama_supports_gpu_offload", lambda: True)
+    unload_all()
+    LlamaJudge(manifest, RuntimeConfig(seed=0))._model()
+    err = capfd.readouterr().err
+    unload_all()
+    assert "smollm2-135m" in err.lower() and "all 30 layers offloaded to " in err, err
 
 
 def test_p_yes_is_a_probability_and_reproducible(manifest, prompts):

@@ -528,3 +528,69 @@ def test_values_from_two_records_are_rejected_before_any_judge():
     assert not rl.accepted and statuses(rl) == ["verify:constraint"] * 3
     assert "[mixed_records]" in rl.attempts[0].detail
     assert not writer.asked("verify") and not j1.history
+
+
+# ------------------------------------------------------------------ cut and degenerate drafts
+
+CUT = '{"goal": "Compare small-lot copper wire suppliers by price per kg and report the cheap'
+LOOP = '{"goal": "Find ' + "facts that are not only facts but also " * 3
+
+
+def test_the_writer_budget_is_the_schema_bound_and_the_run_is_fitted_to_leave_it():
+    from agenther_local.judges.generation import json_bound
+    from agenther_local.stages.relabel import SCHEMA
+
+    writer = ScriptedJudge(id="writer").enqueue_json("relabel", draft(GOOD)).enqueue_p_yes("verify", 0.7)
+    relabel(writer, None)
+    (call,) = writer.asked("relabel", kind="generate_json")
+    assert call.max_tokens == json_bound(SCHEMA) > 1000      # goal 240 + 6 parts of 120 + rationale 80
+
+
+def test_a_cut_draft_is_journaled_as_cut_and_drawn_again_without_using_up_an_attempt():
+    writer = (ScriptedJudge(id="writer").enqueue_text("relabel", CUT, finish="length")
+              .enqueue_json("relabel", draft(GOOD)).enqueue_p_yes("verify", 0.7))
+    rl = relabel(writer, None)
+
+    assert rl.accepted and statuses(rl) == ["cut", "accepted"]
+    cut, ok = rl.attempts
+    assert (cut.k, cut.draw, ok.k, ok.draw) == (1, 0, 1, 1)            # still attempt 1
+    assert cut.raw == CUT and cut.detail.startswith("cut at the token budget of ")
+    first, second = writer.asked("relabel")
+    assert first.seed == attempt_seed(0, RUN.id, 1) and second.seed == attempt_seed(0, RUN.id, 1, 1) != first.seed
+    assert (first.temperature, second.temperature) == (0.3, 0.7)      # a redraw samples at the retry temperature
+    assert ok.temperature == 0.7 and ok.seed == second.seed
+    assert cut.to_dict()["status"] == "cut" and cut.to_dict()["draw"] == 0
+
+
+def test_degenerate_drafts_are_redrawn_at_most_max_redraws_times_then_the_next_attempt_runs():
+    loops = [LOOP] * 3                                                # attempt 1: every draw loops
+    writer = (ScriptedJudge(id="writer").enqueue_text("relabel", *loops, finish="repetition")
+              .enqueue_json("relabel", draft(GOOD)).enqueue_p_yes("verify", 0.7))
+    rl = relabel(writer, None)
+
+    assert rl.accepted
+    assert [(a.k, a.draw, a.status) for a in rl.attempts] == [
+        (1, 0, "degenerate"), (1, 1, "degenerate"), (1, 2, "degenerate"), (2, 0, "accepted")]
+    assert "facts that are not" in rl.attempts[0].detail and rl.attempts[0].detail.startswith("degenerate: ")
+    assert len({c.seed for c in writer.asked("relabel")}) == 4
+
+
+def test_a_record_whose_every_draft_degenerates_is_rejected_for_that_reason():
+    from agenther_local.runner import rejection_key
+
+    cfg = RelabelConfig(max_redraws=0)
+    writer = ScriptedJudge(id="writer").enqueue_text("relabel", LOOP, LOOP, LOOP, finish="repetition")
+    rl = relabel(writer, None, cfg=cfg)
+    assert not rl.accepted and statuses(rl) == ["degenerate"] * 3
+    assert "attempt 3: degenerate (degenerate: " in rl.reason
+    entry = {"status": "rejected", "relabel": rl.to_dict()}
+    assert rejection_key(entry) == "relabel:writer_degenerate"
+
+
+def test_a_max_goal_tokens_too_small_for_the_schema_is_a_config_error():
+    from agenther_local.errors import ConfigError
+
+    writer = ScriptedJudge(id="writer")
+    with pytest.raises(ConfigError, match=r"^\[relabel\] max_goal_tokens = 160: too small"):
+        relabel(writer, None, cfg=RelabelConfig(max_goal_tokens=160))
+    assert writer.calls == []

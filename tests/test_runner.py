@@ -253,3 +253,46 @@ def test_card_gives_no_config_to_an_empty_file(tmp_path):
     card = (tmp_path / "out" / "README.md").read_text()
     assert card.startswith("---\nconfigs: []\n---\n")
     assert "| (empty: no config) | `sft.jsonl` | 0 |" in card
+
+
+def test_the_rejection_reason_of_tied_gates_does_not_depend_on_the_process(tmp_path):
+    """Two gates failing equally often: the reason is the first in attempt order, in every
+    process. It used to be picked from a set, whose order Python salts per process
+    (PYTHONHASHSEED), so a resumed run could write another reason than the full run (issue 18)."""
+    import subprocess
+    import sys
+
+    entry = {"status": "rejected", "relabel": {"reason": "no attempt passed", "attempts": [
+        {"status": "gate:grounding"}, {"status": "verify:constraint"}, {"status": "unparsable"}]}}
+    code = ("import json, sys; from agenther_local.runner import rejection_key; "
+            f"print(rejection_key(json.loads({json.dumps(json.dumps(entry))})))")
+    seen = set()
+    for seed in range(8):
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                             env={**__import__("os").environ, "PYTHONHASHSEED": str(seed)}, cwd=Path(__file__).parents[1])
+        seen.add(out.stdout.strip())
+    assert seen == {"relabel:gate:grounding"}
+
+
+class LoopingWriterPipeline(EchoPipeline):
+    """Every draft of r1 loops or is cut; r2 is accepted after one degenerate draft."""
+
+    def process(self, traj: Trajectory) -> dict:
+        entry = super().process(traj)
+        if traj.id == "r1":
+            attempts = [{"k": 1, "status": "cut"}, {"k": 1, "status": "degenerate"}, {"k": 2, "status": "degenerate"}]
+            return {**entry, "status": "rejected", "goal": None, "relabel": {"reason": "no attempt passed",
+                                                                             "attempts": attempts}}
+        return entry
+
+
+def test_cut_and_degenerate_drafts_are_counted_in_the_summary_and_name_the_rejection(tmp_path, capsys):
+    from agenther_local.cli._common import print_summary
+
+    inp = write_jsonl(tmp_path / "in.jsonl", [rec(1), rec(2)])
+    s = do_run([inp], tmp_path / "o", LoopingWriterPipeline())
+    assert s.lost_drafts == {"cut": 1, "degenerate": 2}
+    assert s.rejected_by == {"relabel:writer_degenerate": 1}
+    assert [r["rejected_by"] for r in lines(tmp_path / "o" / "rejected.jsonl")] == ["relabel:writer_degenerate"]
+    print_summary(s, tmp_path / "o")
+    assert "  writer drafts redrawn: 1 cut, 2 degenerate (journal: attempts with that status)" in capsys.readouterr().out

@@ -36,6 +36,9 @@ def print_summary(s, outdir: Path) -> None:
             click.echo(f"  {t:<22}{v.get('accepted', 0):>9}{v.get('rejected', 0):>9}{v.get('error', 0):>7}")
     if s.rejected_by:
         click.echo("  rejected by: " + ", ".join(f"{k} {v}" for k, v in sorted(s.rejected_by.items(), key=lambda kv: -kv[1])))
+    if s.lost_drafts:
+        click.echo("  writer drafts redrawn: " + ", ".join(f"{v} {k}" for k, v in sorted(s.lost_drafts.items()))
+                   + " (journal: attempts with that status)")
     if s.cache:
         click.echo(f"  model-call cache: {s.cache.get('hits', 0)} hits, {s.cache.get('misses', 0)} misses")
     click.echo(f"  {s.seconds:.1f} s; output in {outdir}/ (" + ", ".join(f"{k} {v}" for k, v in s.written.items()) + ")")

@@ -46,7 +46,7 @@ def _formats(ctx, param, value: str) -> tuple[str, ...]:
 @click.option("--prompts", "prompts_dir", type=click.Path(path_type=Path, file_okay=False), default=None, help="Directory of templates overriding prompts/.")
 @click.option("--n-ctx", type=click.IntRange(min=512), default=None, help="Context size of every judge.")
 @click.option("--threads", type=click.IntRange(min=1), default=None, help="CPU threads for llama.cpp.")
-@click.option("--gpu-layers", type=click.IntRange(min=-1), default=None, help="Layers to offload on CUDA/Metal builds (-1 = all).")
+@click.option("--gpu-layers", type=click.IntRange(min=-1), default=None, help="Layers to offload to the GPU (-1 = all, 0 = none; default: all on a CUDA/Metal build, none on a CPU build).")
 @click.option("--keep-trajectory", is_flag=True, default=None,
               help="Samples keep the whole run (default: cut after the last step the goal needs, final message from its evidence).")
 @click.option("--strict", is_flag=True, default=None, help="Stop at the first bad record.")

@@ -3,7 +3,9 @@
 - `p_yes(prompt)`: the probability mass the model puts on "yes" versus "no" as its next
   token, normalised: P(yes) / (P(yes) + P(no)). This is the only confidence we use: small
   models write "confidence: 1.0" for everything (SPEC), their next-token distribution does not.
-- `generate_json(prompt, schema, temperature, seed)`: text constrained by a JSON schema.
+- `generate_json(prompt, schema, temperature, seed, max_tokens)`: text constrained by a JSON
+  schema, stopped early when it degenerates into repetition; `finish` says how it ended
+  (judges/generation.py derives `max_tokens` from the schema so that it is never cut).
 
 Backends: `judges/llama.py` (in-process llama.cpp) and `judges/http.py` (an OpenAI-compatible
 server). `judges/cache.py` wraps any judge with the on-disk cache.
@@ -37,6 +39,9 @@ class Generation:
     completion_tokens: int
     cached: bool = False
     seconds: float = 0.0
+    # "stop": the JSON closed; "length": cut at the token budget; "repetition": stopped early as
+    # degenerate (judges/generation.py). Only "stop" can carry data.
+    finish: str = "stop"
 
 
 @dataclass

@@ -6,6 +6,8 @@ server, Ollama, vLLM): the same Judge protocol, for users who serve bigger model
   leading space). A server that returns no logprobs is an error, never a guess.
 - JSON: `response_format` `{"type": "json_object", "schema": ...}` (llama.cpp servers), and
   on a 4xx the OpenAI form `{"type": "json_schema", ...}` (vLLM, OpenAI-style servers).
+- A draft cut at `max_tokens` (finish_reason "length") or looping (judges/generation.py) is
+  reported in `Generation.finish`, as the llama.cpp judge does.
 - Token counts are estimated (characters / 3.5) because the server's tokenizer is remote;
   the context guard therefore keeps a wider margin.
 Only the URL the user configured is contacted: nothing else, ever.
@@ -23,6 +25,7 @@ from typing import Any
 from ..errors import AgentherError
 from ..prompts import Rendered
 from .base import Generation, JudgeStats, Score, is_yes_token, parse_json_object
+from .generation import finish_error, repetition
 
 CHARS_PER_TOKEN = 3.5
 
@@ -97,8 +100,15 @@ class HttpJudge:
         usage = out.get("usage") or {}
         dt = time.perf_counter() - t0
         pt, ct = int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0)
+        # A server cannot be stopped mid-draft from here: a loop is recognised afterwards.
+        finish, loop = "stop", repetition(text)
+        if loop is not None:
+            finish, data, err = "repetition", None, finish_error("repetition", max_tokens, loop)
+        elif data is None and out["choices"][0].get("finish_reason") == "length":
+            finish, err = "length", finish_error("length", max_tokens)
         self.stats.add("generate", pt, ct, 0, dt)
-        return Generation(text=text, data=data, error=err, prompt_tokens=pt, completion_tokens=ct, seconds=dt)
+        return Generation(text=text, data=data, error=err, prompt_tokens=pt, completion_tokens=ct, seconds=dt,
+                          finish=finish)
 
 
 class _HttpStatus(AgentherError):

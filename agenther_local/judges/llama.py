@@ -11,12 +11,17 @@
 - Prompts longer than the context never reach llama.cpp ("failed to find a memory slot"):
   `count_tokens` lets stages shorten first (judges/context.py); anything still too long
   raises JudgeError, which the runner journals as that record's failure.
+- Constrained JSON is checked for degenerate repetition after every token and stopped there
+  (judges/generation.py); `Generation.finish` says whether it closed, was cut or degenerated.
+- GPU: `n_gpu_layers` None offloads every layer when this llama.cpp build has a GPU backend
+  (`llama_supports_gpu_offload()`), with a one-line notice on stderr; a CPU build uses 0.
 """
 from __future__ import annotations
 
 import atexit
 import json
 import os
+import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -30,6 +35,7 @@ from ..errors import AgentherError, ModelError
 from ..prompts import Rendered
 from .base import Generation, JudgeStats, Score, is_yes_token, parse_json_object
 from .chat import render_chat
+from .generation import RepetitionStop, finish_error
 from .manifest import Manifest, verify
 
 
@@ -65,13 +71,16 @@ def _load(path: Path, rt: RuntimeConfig, n_ctx: int, chat_format: str, where: st
         import llama_cpp  # heavy import: only when a model is actually used
 
         t0 = time.perf_counter()
+        layers, notice = gpu_layers(rt.n_gpu_layers)
         try:
             llama = llama_cpp.Llama(model_path=str(path), n_ctx=n_ctx, n_threads=rt.n_threads,
-                                    n_threads_batch=rt.n_threads, n_gpu_layers=rt.n_gpu_layers, seed=rt.seed,
+                                    n_threads_batch=rt.n_threads, n_gpu_layers=layers, seed=rt.seed,
                                     n_batch=rt.batch_size, logits_all=False, verbose=False)
         except (ValueError, RuntimeError) as e:
             raise ModelError(f"{where or path}: llama.cpp cannot load the GGUF ({e}); the file is truncated "
                              "or of an architecture this llama.cpp does not know") from None
+        if notice:
+            print(f"{path.name}: {notice.format(n_layers=_n_layers(llama))}", file=sys.stderr)
         yes, no = [], []
         for tid in range(llama.n_vocab()):
             piece = llama.detokenize([tid]).decode("utf-8", errors="ignore")
@@ -89,6 +98,44 @@ def _load(path: Path, rt: RuntimeConfig, n_ctx: int, chat_format: str, where: st
                          np.array(no, dtype=np.int64), time.perf_counter() - t0, template)
         _POOL[key] = loaded
         return loaded
+
+
+def backends() -> list[str]:
+    """The compute backends of this llama.cpp build, GPU ones first, e.g. ["CUDA", "CPU"]:
+    the names llama.cpp's system info line gives before " : "."""
+    import llama_cpp
+
+    info = llama_cpp.llama_print_system_info().decode("utf-8", errors="replace")
+    names = list(dict.fromkeys(part.split(" : ")[0].strip() for part in info.split("|") if " : " in part))
+    return sorted(names, key=lambda n: n == "CPU") or ["CPU"]
+
+
+def gpu_layers(requested: int | None) -> tuple[int, str | None]:
+    """The n_gpu_layers to load with, and the notice to print (None: nothing offloaded).
+
+    None (the default) = every layer (-1) on a build with a GPU backend, 0 on a CPU build; a
+    number is the user's (`--gpu-layers`, `[runtime] n_gpu_layers`), said to be ignored by a
+    CPU build rather than silently dropped.
+    """
+    import llama_cpp
+
+    if not llama_cpp.llama_supports_gpu_offload():
+        if requested:
+            return 0, (f"--gpu-layers {requested} ignored: this llama-cpp-python build has no GPU backend "
+                       "(README, 'GPUs'); running on the CPU")
+        return 0, None
+    layers = -1 if requested is None else requested
+    if layers == 0:
+        return 0, None
+    backend = backends()[0]
+    what = "all {n_layers}" if layers < 0 else f"{layers} of {{n_layers}}"
+    return layers, f"{what} layers offloaded to {backend} (--gpu-layers {layers}; 0 keeps the model on the CPU)"
+
+
+def _n_layers(llama: Any) -> str:
+    meta = getattr(llama, "metadata", {}) or {}
+    arch = meta.get("general.architecture", "")
+    return str(meta.get(f"{arch}.block_count", "?"))
 
 
 def _gguf_formatter(llama: Any, path: Path):
@@ -212,7 +259,7 @@ class LlamaJudge:
 
     def generate_json(self, prompt: Rendered, schema: dict[str, Any], temperature: float,
                       seed: int, max_tokens: int) -> Generation:
-        from llama_cpp import LlamaGrammar
+        from llama_cpp import LlamaGrammar, StoppingCriteriaList
 
         m = self._model()
         key = json.dumps(schema)     # not sorted: the model writes the properties in the schema's order
@@ -223,22 +270,32 @@ class LlamaJudge:
         if budget < 8:
             raise JudgeError(f"model '{self.id}': prompt of {len(toks)} tokens leaves no room to answer "
                              f"in a context of {self.n_ctx}")
+        limit = min(max_tokens, budget)
         t0 = time.perf_counter()
         with m.lock:
             # Aligned evaluation first (see _eval_prompt); create_completion then finds the whole
-            # prompt cached and re-evaluates only its last token, the same way every time.
+            # prompt cached and samples from its logits, the same way every time.
             self._eval_prompt(m, toks)
+            stop = RepetitionStop(m.llama.detokenize, len(toks), self.runtime)
             try:
-                out = m.llama.create_completion(prompt=toks, max_tokens=min(max_tokens, budget),
+                out = m.llama.create_completion(prompt=toks, max_tokens=limit,
                                                 temperature=temperature, seed=seed, top_k=40, top_p=0.95,
-                                                grammar=self._grammars[key])
+                                                grammar=self._grammars[key],
+                                                stopping_criteria=StoppingCriteriaList([stop]))
             except RuntimeError as e:
                 m.llama.n_tokens = 0
                 raise JudgeError(f"model '{self.id}': llama.cpp failed while generating: {e}") from None
         text = out["choices"][0]["text"]
         usage = out.get("usage", {})
-        data, err = parse_json_object(text)
-        dt = time.perf_counter() - t0
         ct = usage.get("completion_tokens", 0)
+        data, err = parse_json_object(text)
+        finish = "stop"
+        if stop.reason is not None:
+            why = f"{stop.reason} (token {stop.at_token})"
+            finish, data, err = "repetition", None, finish_error("repetition", limit, why)
+        elif data is None and (out["choices"][0].get("finish_reason") == "length" or ct >= limit):
+            finish, err = "length", finish_error("length", limit)   # a JSON closing on the last token is whole
+        dt = time.perf_counter() - t0
         self.stats.add("generate", len(toks), ct, 0, dt)
-        return Generation(text=text, data=data, error=err, prompt_tokens=len(toks), completion_tokens=ct, seconds=dt)
+        return Generation(text=text, data=data, error=err, prompt_tokens=len(toks), completion_tokens=ct,
+                          seconds=dt, finish=finish)

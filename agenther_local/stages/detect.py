@@ -27,6 +27,7 @@ from typing import Any, Protocol
 from ..config import DetectConfig
 from ..judges.base import Judge
 from ..judges.context import fit
+from ..judges.generation import fit_budget
 from ..prompts import Prompts
 from ..trajectory import Trajectory
 
@@ -132,8 +133,9 @@ class JudgeDetector:
         self.unsupported_answer = unsupported_answer
 
     def classify(self, traj: Trajectory) -> tuple[str, float, str, dict[str, Any]]:
-        rendered, cuts = fit(self.judge, self.prompts, "detect_type", traj, 32, failure_types=FAILURE_TYPES)
-        gen = self.judge.generate_json(rendered, self.SCHEMA, 0.0, self.seed, 24)
+        _, budget = fit_budget(self.SCHEMA)       # the longest type name always fits
+        rendered, cuts = fit(self.judge, self.prompts, "detect_type", traj, budget, failure_types=FAILURE_TYPES)
+        gen = self.judge.generate_json(rendered, self.SCHEMA, 0.0, self.seed, budget)
         ftype = (gen.data or {}).get("type")
         if ftype not in FAILURE_TYPES:
             ftype = "wrong_result"

@@ -22,6 +22,7 @@ from typing import Any, Iterator, Protocol
 from ..config import DetectConfig
 from ..judges.base import Judge
 from ..judges.context import fit
+from ..judges.generation import fit_budget
 from ..prompts import Prompts
 from ..trajectory import Trajectory
 from .detect import substantive_steps
@@ -147,12 +148,14 @@ class JudgeExtractor:
                                          "quote": {"type": "string", "maxLength": 160}},
         "required": ["fact", "step", "quote"]}}}, "required": ["facts"]}
 
-    def __init__(self, judge: Judge, prompts: Prompts, seed: int = 0, max_tokens: int = 400):
-        self.judge, self.prompts, self.seed, self.max_tokens = judge, prompts, seed, max_tokens
+    def __init__(self, judge: Judge, prompts: Prompts, seed: int = 0, max_tokens: int | None = None):
+        # None: the schema's bound, so the list of facts is never cut (judges/generation.py)
+        self.judge, self.prompts, self.seed = judge, prompts, seed
+        self.schema, self.max_tokens = fit_budget(self.SCHEMA, max_tokens)
 
     def facts(self, traj: Trajectory, steps: list[int]) -> tuple[list[Fact], int, str]:
         rendered, _ = fit(self.judge, self.prompts, "extract", traj, self.max_tokens)
-        gen = self.judge.generate_json(rendered, self.SCHEMA, 0.0, self.seed, self.max_tokens)
+        gen = self.judge.generate_json(rendered, self.schema, 0.0, self.seed, self.max_tokens)
         kept, dropped = [], 0
         for f in (gen.data or {}).get("facts", []):
             step = f.get("step", 0) - 1   # the prompt numbers steps from 1

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..evidence.actions import Action, name_words
+from ..judges.generation import fit_budget
 from ..evidence.model import RunEvidence
 from ..evidence.records import _ID_KEY, Record
 from ..evidence.values import extract_specifics, paths_in
@@ -258,7 +259,9 @@ def paraphrase(plain: str, verified, traj: Trajectory, writer, prompts: Prompts,
                max_tokens: int) -> tuple[str, str, str]:
     """(goal, how, raw): the writer's rewording of `plain` if it verifies and binds to the same
     calls and records as `plain` did; else `plain`, and why the rewording was not kept."""
-    gen = writer.generate_json(prompts.render("paraphrase", request=plain), PARAPHRASE_SCHEMA, 0.3, seed, max_tokens)
+    # the budget and the schema's bounds agree, so a rewording is never cut mid-JSON
+    schema, budget = fit_budget(PARAPHRASE_SCHEMA, max_tokens, where="[relabel] max_paraphrase_tokens")
+    gen = writer.generate_json(prompts.render("paraphrase", request=plain), schema, 0.3, seed, budget)
     if gen.data is None:
         return plain, f"paraphrase unparsable ({gen.error}); the plain request is used", gen.text
     text = " ".join(str(gen.data.get("goal", "")).split())

@@ -11,6 +11,11 @@ gates and the jury decide. AgentHER's Algorithm 1 (θ, K = 3, temperature 0.3 th
         elif b: remember the best such attempt
     fallback: the best remembered attempt, if c >= 0.8 θ_w and never vetoed
 
+A draft cut at the token budget or stopped as degenerate repetition is journaled as its own
+attempt (status `cut` / `degenerate`) and drawn again with a new seed, up to
+`max_redraws` times, without using up one of the K attempts; the budget itself is the
+schema's bound (judges/generation.py), so a plain-text draft is never cut.
+
 Departures from the paper, on purpose:
 - confidence is P(yes) from the next-token distribution, never a number the model writes
   (small models write 1.0 for everything: SPEC);
@@ -31,14 +36,18 @@ from typing import Any
 
 from ..config import EvidenceConfig, GateConfig, RelabelConfig
 from ..embeddings import Embedder
-from ..judges.base import Judge
+from ..judges.base import Generation, Judge
 from ..judges.context import fit
+from ..judges.generation import fit_budget
 from ..judges.jury import Juror, Jury, Verdict, Vote
-from ..prompts import Prompts
+from ..prompts import Prompts, Rendered
 from ..trajectory import Trajectory
 from .extract import Outcome
 from .gates import GateResult, run_gates
 from .verify import Verification, verify_goal
+
+# A draft that did not close its JSON (judges/generation.py), by Generation.finish.
+LOST_STATUS = {"length": "cut", "repetition": "degenerate"}
 
 # The writer's reply: the goal, then its parts, each citing the verified facts it rests on
 # (journaled with the attempt; verify_goal binds each clause of the goal to a record or call).
@@ -95,13 +104,14 @@ class Attempt:
     rationale: str
     facts: tuple[int, ...]
     raw: str
-    status: str                       # accepted | unparsable | invalid | gate:<name> | vetoed | low_confidence | repeat_of_vetoed
-    detail: str
+    status: str                       # accepted | unparsable | cut | degenerate | invalid | gate:<name> | vetoed |
+    detail: str                       # low_confidence | repeat_of_vetoed
     gates: tuple[GateResult, ...] = ()
     self_vote: Vote | None = None     # the writer's P(yes): c
     verdict: Verdict | None = None    # the jury's decision, when asked
     verification: Verification | None = None   # per-constraint evidence (stages/verify.py)
     claims: tuple[Claim, ...] = ()    # the writer's parts of the goal and the facts each cites
+    draw: int = 0                     # 0, or which redraw of attempt k after cut/degenerate drafts
 
     @property
     def c(self) -> float:
@@ -114,7 +124,8 @@ class Attempt:
                 "self_vote": self.self_vote.to_dict() if self.self_vote else None,
                 "verdict": self.verdict.to_dict() if self.verdict else None,
                 "verification": self.verification.to_dict() if self.verification else None,
-                "claims": [{"part": c.text, "facts": list(c.facts), "steps": list(c.steps)} for c in self.claims]}
+                "claims": [{"part": c.text, "facts": list(c.facts), "steps": list(c.steps)} for c in self.claims],
+                "draw": self.draw}
 
 
 @dataclass(frozen=True)
@@ -138,13 +149,16 @@ class Relabel:
                 "attempts": [a.to_dict() for a in self.attempts]}
 
 
-def attempt_seed(seed: int, traj_id: str, k: int) -> int:
-    """A seed per (run seed, trajectory, attempt): results do not depend on processing order.
+def attempt_seed(seed: int, traj_id: str, k: int, draw: int = 0) -> int:
+    """A seed per (run seed, trajectory, attempt, redraw): results do not depend on processing
+    order. Draw 0 keeps the seed attempts had before redraws existed.
 
     >>> attempt_seed(0, "a", 1) == attempt_seed(0, "a", 1) != attempt_seed(0, "a", 2)
     True
+    >>> attempt_seed(0, "a", 1, 1) != attempt_seed(0, "a", 1)
+    True
     """
-    h = hashlib.sha256(f"{seed}:{traj_id}:{k}".encode()).hexdigest()
+    h = hashlib.sha256(f"{seed}:{traj_id}:{k}{f':{draw}' if draw else ''}".encode()).hexdigest()
     return int(h[:8], 16)
 
 
@@ -162,13 +176,17 @@ def relabel_goal(traj: Trajectory, outcome: Outcome, writer: Judge, self_juror: 
     vetoed: set[str] = set()
     best: Attempt | None = None
     theta = self_juror.threshold
+    schema, budget = fit_budget(SCHEMA, cfg.max_goal_tokens, where="[relabel] max_goal_tokens")
+    rendered, _ = fit(writer, prompts, cfg.template, traj, budget, outcome=outcome, original_goal=traj.goal)
     for k in range(1, cfg.max_attempts + 1):
         temp = cfg.first_temperature if k == 1 else cfg.retry_temperature
-        s = attempt_seed(seed, traj.id, k)
-        rendered, _ = fit(writer, prompts, cfg.template, traj, cfg.max_goal_tokens, outcome=outcome,
-                          original_goal=traj.goal)
-        gen = writer.generate_json(rendered, SCHEMA, temp, s, cfg.max_goal_tokens)
-        base = dict(k=k, temperature=temp, seed=s, raw=gen.text)
+        gen, lost = _draft(writer, rendered, schema, budget, temp, seed, traj.id, k, cfg)
+        attempts.extend(lost)
+        if gen is None:
+            continue                       # every draw of attempt k was cut or degenerate
+        draw = len(lost)
+        base = dict(k=k, temperature=_draw_temperature(temp, draw, cfg), seed=attempt_seed(seed, traj.id, k, draw),
+                    raw=gen.text, draw=draw)
         if gen.data is None:
             attempts.append(Attempt(goal=None, valid=False, rationale="", facts=(), status="unparsable",
                                     detail=gen.error or "no JSON", **base))
@@ -220,6 +238,26 @@ def relabel_goal(traj: Trajectory, outcome: Outcome, writer: Judge, self_juror: 
         if best is None or a.c > best.c:
             best = a
     return _fallback(traj, attempts, best, vetoed, theta, jury, cfg)
+
+
+def _draw_temperature(temp: float, draw: int, cfg: RelabelConfig) -> float:
+    """A redraw samples at the retry temperature: a loop at 0.3 tends to come back at 0.3."""
+    return temp if draw == 0 else max(temp, cfg.retry_temperature)
+
+
+def _draft(writer: Judge, rendered: Rendered, schema: dict[str, Any], budget: int, temp: float, seed: int,
+           traj_id: str, k: int, cfg: RelabelConfig) -> tuple[Generation | None, list[Attempt]]:
+    """Attempt k's draft: drawn again (new seed) while it comes back cut or degenerate, at most
+    `cfg.max_redraws` times. Returns (the first whole draft or None, the lost draws as Attempts)."""
+    lost: list[Attempt] = []
+    for draw in range(cfg.max_redraws + 1):
+        t, s = _draw_temperature(temp, draw, cfg), attempt_seed(seed, traj_id, k, draw)
+        gen = writer.generate_json(rendered, schema, t, s, budget)
+        if gen.finish == "stop":
+            return gen, lost
+        lost.append(Attempt(k=k, temperature=t, seed=s, goal=None, valid=False, rationale="", facts=(), raw=gen.text,
+                            status=LOST_STATUS[gen.finish], detail=gen.error or gen.finish, draw=draw))
+    return None, lost
 
 
 def relabel_from_plans(traj: Trajectory, prompts: Prompts, cfg: RelabelConfig, evidence: EvidenceConfig | None = None,
