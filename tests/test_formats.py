@@ -409,7 +409,7 @@ def test_dataset_info_describes_only_what_llama_factory_reads_right():
     entry = info["agenther_sharegpt"]
     assert entry["file_name"] == "run/sharegpt.jsonl" and entry["formatting"] == "sharegpt"
     assert entry["tags"] == SHAREGPT_TAGS and len(SHAREGPT_TAGS) == 7  # all or None (parser.py)
-    assert set(NOT_FOR_LLAMA_FACTORY) == set(files) - {"sharegpt.jsonl"}
+    assert set(NOT_FOR_LLAMA_FACTORY) == set(files) - {"sharegpt.jsonl"} | {"sft_success.jsonl"}   # + the baseline
     with pytest.raises(ValueError, match="unknown output file 'kto.jsonl'"):
         dataset_info({"kto.jsonl": "kto.jsonl"})
 

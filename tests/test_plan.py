@@ -183,3 +183,15 @@ def test_cli_rule_based_writes_samples_without_a_model(tmp_path):
     assert res.exit_code == 0, res.output
     rows = [json.loads(l) for l in (out / "sft.jsonl").read_text().splitlines()]
     assert len(rows) >= 6 and all(r["metadata"]["reason"].startswith("built from the evidence") for r in rows)
+
+
+def test_a_success_row_with_include_successes_does_not_break_the_output_folder(tmp_path):
+    """`run --include-successes` wrote sft_success.jsonl, then dataset_info refused the name."""
+    from agenther_local.runner import _Outputs
+    t = demo("demo03_flight_bos_den")
+    out = _Outputs(tmp_path, ("sft", "sharegpt"), None)
+    out.add({"status": "success", "id": t.id, "record": t.to_dict()})
+    written = out.commit()
+    assert written["sft_success.jsonl"] == 1
+    assert json.loads((tmp_path / "sft_success.jsonl").read_text())["messages"][0]["content"] == t.goal
+    assert "agenther_sharegpt" in json.loads((tmp_path / "dataset_info.json").read_text())

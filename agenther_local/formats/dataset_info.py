@@ -26,6 +26,7 @@ SHAREGPT_TAGS = {  # LLaMA-Factory's defaults for the sharegpt format, written o
 NOT_FOR_LLAMA_FACTORY = {
     "sft.jsonl": "LLaMA-Factory's OpenAI-style reader maps only role and content: the `tool_calls` "
                  "would be lost; use sharegpt.jsonl",
+    "sft_success.jsonl": "the success-only baseline, written like sft.jsonl: its `tool_calls` would be lost too",
     "dpo.jsonl": "goal contrast needs two prompts; LLaMA-Factory ranking rows share one "
                  "conversation and differ only in the final message",
     "dpo_ms_swift.jsonl": "ms-swift format (rejected_messages); LLaMA-Factory has no such column",
