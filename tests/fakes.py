@@ -143,3 +143,14 @@ class FakeEmbedder:
             if norm:
                 out[row] /= norm
         return out
+
+
+def demo_record(record_id: str):
+    """One run of examples/demo.jsonl, by id, as a Trajectory."""
+    from pathlib import Path
+    from agenther_local.trajectory import Trajectory
+    for line in (Path(__file__).resolve().parents[1] / "examples" / "demo.jsonl").read_text().splitlines():
+        d = json.loads(line)
+        if d["id"] == record_id:
+            return Trajectory.from_dict(d)
+    raise KeyError(record_id)

@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 
 import pytest
+from fakes import demo_record
 
 from agenther_local.adapters import read
 from agenther_local.config import EvidenceConfig
@@ -227,16 +228,10 @@ def test_user_turns_and_the_final_message_are_never_evidence(tau):
 
 # ------------------------------------------------------------------ the paper's worked examples
 
-def _demo(rid: str) -> Trajectory:
-    for line in (ROOT / "examples" / "demo.jsonl").read_text().splitlines():
-        d = json.loads(line)
-        if d["id"] == rid:
-            return Trajectory.from_dict(d)
-    raise KeyError(rid)
 
 
 def test_paper_copper_wire_relabel_is_accepted_and_the_failed_goal_is_not():
-    run = _demo("demo01_copper_wire")
+    run = demo_record("demo01_copper_wire")
     assert verify_goal("Compare copper wire suppliers by price per kg and minimum order quantity, and report the "
                        "cheapest one that accepts orders below 100 kg.", run).accepted
     assert not verify_goal(run.goal, run).accepted

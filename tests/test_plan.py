@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from fakes import ScriptedJudge
+from fakes import ScriptedJudge, demo_record
 
 from agenther_local.adapters import read
 from agenther_local.config import RelabelConfig
@@ -27,12 +27,6 @@ TAU2 = FIX / "tau2_bench" / "2025-08-10T02-44-06.496849_telecom_llm_agent_gpt-4o
 PROMPTS = Prompts()
 
 
-def demo(rid: str) -> Trajectory:
-    for line in (ROOT / "examples" / "demo.jsonl").read_text().splitlines():
-        d = json.loads(line)
-        if d["id"] == rid:
-            return Trajectory.from_dict(d)
-    raise KeyError(rid)
 
 
 @pytest.mark.parametrize("module", [plan_module, shape_module])
@@ -68,7 +62,7 @@ def test_tau2_user_tool_calls_are_not_planned():
 
 
 def test_a_read_only_run_plans_a_question_about_the_record_of_its_answer():
-    t = demo("demo03_flight_bos_den")      # the final answer names DL 2210 at $228.10
+    t = demo_record("demo03_flight_bos_den")      # the final answer names DL 2210 at $228.10
     p = plan_goals(t, RunEvidence.of(t))[0]
     assert p.kind == "lookup" and "DL 2210" in p.subject
     goal = render_goal(p, PROMPTS)
@@ -76,13 +70,13 @@ def test_a_read_only_run_plans_a_question_about_the_record_of_its_answer():
 
 
 def test_a_plan_that_does_not_verify_is_reported_and_the_writer_is_never_asked_then():
-    t = demo("demo04_weather_weekend")       # no final answer: its question is never answered
+    t = demo_record("demo04_weather_weekend")       # no final answer: its question is never answered
     rl = relabel_from_plans(t, PROMPTS, RelabelConfig(paraphrase=False))
     assert rl is not None and not rl.accepted and "unanswered" in rl.reason
 
 
 def test_a_paraphrase_is_kept_only_when_it_binds_the_same_calls():
-    t = demo("demo02_laptop_cart")
+    t = demo_record("demo02_laptop_cart")
     plain = render_goal(plan_goals(t, RunEvidence.of(t))[0], PROMPTS)
     good = ScriptedJudge(id="w").enqueue_json("paraphrase", {"goal": "Please put one TM-90417 in my cart."})
     rl = relabel_from_plans(t, PROMPTS, RelabelConfig(), writer=good)
@@ -97,7 +91,7 @@ def test_a_paraphrase_is_kept_only_when_it_binds_the_same_calls():
 
 
 def test_shaping_cuts_steps_after_the_last_bound_one_and_writes_the_answer():
-    t = demo("demo11_headphones_offtopic")    # the Sennheiser page is the last step; Sony is step 1
+    t = demo_record("demo11_headphones_offtopic")    # the Sennheiser page is the last step; Sony is step 1
     goal = 'What are the battery and weight of "Sony WH-1000XM5 Wireless Noise Cancelling Headphones"?'
     v = verify_goal(goal, t)
     assert v.accepted, v.reason
@@ -124,7 +118,7 @@ def test_shaping_keeps_a_supported_final_answer_that_answers_the_goal():
 
 def test_the_runner_writes_shaped_samples_and_the_dpo_rejected_side_keeps_the_run(tmp_path):
     from agenther_local.runner import RunOptions, _Outputs, _shaper
-    t = demo("demo11_headphones_offtopic")
+    t = demo_record("demo11_headphones_offtopic")
     goal = 'What are the battery and weight of "Sony WH-1000XM5 Wireless Noise Cancelling Headphones"?'
     v = verify_goal(goal, t)
     entry = {"status": "accepted", "id": t.id, "record": t.to_dict(), "goal": goal, "weight": 0.6,
@@ -151,7 +145,7 @@ def test_the_runner_writes_shaped_samples_and_the_dpo_rejected_side_keeps_the_ru
 
 
 def test_a_paraphrase_of_a_question_is_compared_by_the_record_it_binds():
-    t = demo("demo03_flight_bos_den")
+    t = demo_record("demo03_flight_bos_den")
     plain = render_goal(plan_goals(t, RunEvidence.of(t))[0], PROMPTS)
     same = ScriptedJudge(id="w").enqueue_json("paraphrase", {"goal": plain.replace("What are", "Tell me")})
     rl = relabel_from_plans(t, PROMPTS, RelabelConfig(), writer=same)
@@ -188,7 +182,7 @@ def test_cli_rule_based_writes_samples_without_a_model(tmp_path):
 def test_a_success_row_with_include_successes_does_not_break_the_output_folder(tmp_path):
     """`run --include-successes` wrote sft_success.jsonl, then dataset_info refused the name."""
     from agenther_local.runner import _Outputs
-    t = demo("demo03_flight_bos_den")
+    t = demo_record("demo03_flight_bos_den")
     out = _Outputs(tmp_path, ("sft", "sharegpt"), None)
     out.add({"status": "success", "id": t.id, "record": t.to_dict()})
     written = out.commit()

@@ -257,7 +257,7 @@ def _check(b: Binding, bounds, ev: RunEvidence) -> str | None:
 
 def _group_texts(b: Binding, ev: RunEvidence) -> list[str]:
     if b.record is not None:
-        return [b.record.text] + [r.text for r in ev.joined(ev.refs(b.record))]
+        return [r.text for r in ev.group(b.record)]
     if b.call is not None:
         return [r.text for r in ev.call_scope(b.call)]
     return []

@@ -16,7 +16,6 @@ before records are cut (evidence/grounding.py).
 """
 from __future__ import annotations
 
-import json
 import re
 import weakref
 from decimal import Decimal, InvalidOperation
@@ -26,7 +25,7 @@ from typing import Any, Iterable, Sequence
 from ..trajectory import Trajectory
 from .actions import Action, actions_of
 from .grounding import without_nothing_found
-from .records import _ID_LIKE, Record, norm_id, split_records
+from .records import _ID_LIKE, Record, fields_text, norm_id, split_records
 from .values import Specific
 
 
@@ -74,7 +73,7 @@ def _flatten(value: Any, prefix: str = "") -> list[tuple[str, str]]:
 def call_record(a: Action) -> Record:
     """A write call's arguments as one record (kind 'call')."""
     fields = tuple(_flatten(a.args))
-    text = "{" + ", ".join(f"{json.dumps(k)}: {json.dumps(v, ensure_ascii=False)}" for k, v in fields) + "}"
+    text = fields_text(fields)
     ids = tuple(dict.fromkeys(norm_id(v) for _, v in fields if _ID_LIKE.match(v or "")))
     return Record(a.step, -1, -1, f"call {a.name}(…)", "call", fields, text, ids, ())
 
@@ -87,6 +86,8 @@ class RunEvidence:
         for a in self.actions:
             self.by_step[a.step] = [_cleaned(r) for r in split_records(a.step, a.result)]
         self.records: list[Record] = [r for rs in self.by_step.values() for r in rs]
+        self._groups: dict[int, list[Record]] = {}     # id(record) -> the record and its joins
+        self._scopes: dict[int, list[Record]] = {}     # step -> what the write call at it did
         self._by_id: dict[str, list[Record]] = {}
         for r in self.records:
             for i in r.own_ids:
@@ -136,23 +137,33 @@ class RunEvidence:
                     out.append(_without_lists(r))
         return out
 
+    def group(self, r: Record) -> list[Record]:
+        """`r` with the records its ids join to (computed once per record)."""
+        hit = self._groups.get(id(r))
+        if hit is None or hit[0] is not r:      # subtle: the record is kept, so its id is not reused
+            hit = self._groups[id(r)] = [r] + self.joined(self.refs(r))
+        return hit
+
     def call_scope(self, a: Action) -> list[Record]:
         """What a succeeded write did: its arguments, its result's records, and the records its
         ids join to, except through the id of what it changed (the reservation being updated:
         its earlier state is not what the call made)."""
+        hit = self._scopes.get(a.step)
+        if hit is not None:
+            return hit
         own = [call_record(a)] + self.by_step.get(a.step, [])
         target = norm_id(a.target.split(":", 1)[1]) if ":" in a.target else ""
         ids = set().union(*(self.refs(r) for r in own), *(set(r.ids) for r in own)) - {target}
         joined = [r for r in self.joined(ids) if r.step != a.step and target not in r.own_ids]
-        return own + joined
+        self._scopes[a.step] = own + joined
+        return self._scopes[a.step]
 
     def full_matches(self, values: Sequence[Specific]) -> list[tuple[list[Match], Record]]:
         """Every record that (with its joins) holds all `values`; records whose own identity is
         one of the values come first (the reservation itself before the profile listing it)."""
         out = []
         for r in self.records:
-            group = [r] + self.joined(self.refs(r))
-            matches = [_match_in(v, group) for v in values]
+            matches = [_match_in(v, self.group(r)) for v in values]
             if all(m.found for m in matches):
                 own = sum(any(norm_id(m.value.text) == i for i in r.own_ids) for m in matches)
                 out.append((-own, len(out), matches, r))
@@ -165,7 +176,7 @@ class RunEvidence:
         its ids join to. Returns the matches of the best record (most values found) and it."""
         best: tuple[int, list[Match], Record | None] = (-1, [Match(v, None) for v in values], None)
         for r in (self.records if scope is None else scope):
-            group = [r] + (self.joined(self.refs(r)) if join else [])
+            group = self.group(r) if join else [r]
             matches = [_match_in(v, group) for v in values]
             n = sum(m.found for m in matches)
             if n > best[0]:
@@ -179,7 +190,7 @@ def _without_lists(r: Record) -> Record:
     if not any(k.endswith("[]") for k, _ in r.fields):
         return r
     fields = tuple((k, v) for k, v in r.fields if not k.endswith("[]"))
-    text = "{" + ", ".join(f"{json.dumps(k)}: {json.dumps(v, ensure_ascii=False)}" for k, v in fields) + "}"
+    text = fields_text(fields)
     return Record(r.step, r.start, r.end, r.path, r.kind, fields, text, r.ids, r.own_ids)
 
 
@@ -191,7 +202,7 @@ def _cleaned(r: Record) -> Record:
     fields = tuple((k, without_nothing_found(v).strip()) for k, v in r.fields)
     if fields == r.fields:
         return r
-    text = "{" + ", ".join(f"{json.dumps(k)}: {json.dumps(v, ensure_ascii=False)}" for k, v in fields) + "}"
+    text = fields_text(fields)
     return Record(r.step, r.start, r.end, r.path, r.kind, fields, text, r.ids, r.own_ids)
 
 

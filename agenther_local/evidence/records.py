@@ -297,8 +297,16 @@ def _record(step: int, node: _Node, path: str, kind: str, fields: list[tuple[str
             own_ids: tuple[str, ...] = ()) -> Record:
     # As JSON, so the value matchers' hints work as on raw tool output ('"price": 152' grounds
     # "$152"; first_name/last_name pairs join into a name).
-    text = "{" + ", ".join(f"{json.dumps(k)}: {json.dumps(v, ensure_ascii=False)}" for k, v in fields) + "}"
-    return Record(step, node.start, node.end, path, kind, tuple(fields), text, ids, own_ids)
+    return Record(step, node.start, node.end, path, kind, tuple(fields), fields_text(fields), ids, own_ids)
+
+
+def fields_text(fields) -> str:
+    """A record's fields as one flat JSON object, the text its values are matched in.
+
+    >>> fields_text([("price", "152"), ("id", "HAT1")])
+    '{"price": "152", "id": "HAT1"}'
+    """
+    return "{" + ", ".join(f"{json.dumps(k)}: {json.dumps(v, ensure_ascii=False)}" for k, v in fields) + "}"
 
 
 # ---------------------------------------------------------------------------- text records

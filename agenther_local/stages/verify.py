@@ -195,7 +195,7 @@ def _snippet(text: str, start: int, end: int) -> str:
 def _bound_texts(b: Binding, ev: RunEvidence) -> list[dict[str, Any]]:
     """What the clause is bound to, as evidence entries: the record (with its joins) or the call."""
     if b.record is not None:
-        group = [b.record] + ev.joined(ev.refs(b.record))
+        group = ev.group(b.record)
     elif b.call is not None:
         group = ev.call_scope(b.call)
     else:
