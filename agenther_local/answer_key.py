@@ -96,10 +96,11 @@ def score(goals: Sequence[KeyGoal], accepts: Callable[[KeyGoal], tuple[bool, str
             "rows": rows}
 
 
-def plan_yield(goals: Sequence[KeyGoal], relabel: Callable[[Trajectory], tuple[str | None, str]]) -> dict[str, Any]:
+def plan_yield(goals: Sequence[KeyGoal], relabel: Callable[[Trajectory], tuple[Sequence[str], str]]) -> dict[str, Any]:
     """Goals built from the evidence, run by run: how many runs that have true goals get an
-    accepted goal, and how many accepted goals hold a value that none of the rater's achieved
-    facts (fact text or evidence quote) holds."""
+    accepted goal (`relabel` returns a run's accepted goals, maybe none, and why), and how
+    many accepted goals hold a value that none of the rater's achieved facts (fact text or
+    evidence quote) holds."""
     from .evidence.values import extract_specifics, find_in_text
 
     runs: dict[str, KeyGoal] = {}
@@ -108,17 +109,17 @@ def plan_yield(goals: Sequence[KeyGoal], relabel: Callable[[Trajectory], tuple[s
         runs.setdefault(g.run, g)
         if g.valid:
             has_valid.add(g.run)
-    rows, accepted, unsupported = [], 0, 0
+    rows, accepted, kept, unsupported = [], 0, 0, 0
     for run, g in runs.items():
-        goal, reason = relabel(g.traj)
+        found, reason = relabel(g.traj)
         facts = " \n ".join(g.achieved)
-        stray = [s.text for s in extract_specifics(goal)] if goal else []
-        stray = [t for t, s in zip(stray, extract_specifics(goal or "")) if find_in_text(s, facts) is None]
-        if goal is not None:
-            accepted += run in has_valid
+        accepted += bool(found) and run in has_valid
+        for goal in found or [None]:
+            stray = [s.text for s in extract_specifics(goal or "") if find_in_text(s, facts) is None]
+            kept += goal is not None
             unsupported += bool(stray)
-        rows.append({"run": run, "goal": goal, "reason": reason[:300], "values_not_in_achieved": stray})
+            rows.append({"run": run, "goal": goal, "reason": reason[:300], "values_not_in_achieved": stray})
     n = len(has_valid)
     return {"runs_with_true_goals": n, "runs_with_an_accepted_goal": accepted,
-            "share": round(accepted / n, 3) if n else None,
+            "share": round(accepted / n, 3) if n else None, "accepted_goals": kept,
             "accepted_goals_with_a_value_no_achieved_fact_holds": unsupported, "rows": rows}

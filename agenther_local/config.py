@@ -64,6 +64,17 @@ class RelabelConfig:
     # the paraphrase's token budget; the schema's 400-character goal shrinks to fit it
     # (judges/generation.py fit_budget), so a draft is never cut mid-JSON
     max_paraphrase_tokens: int = 200
+    # Hindsight goals per failed run (HER's "episode" and "future" strategies, stages/plan.py):
+    # up to this many verified plans, each its own sample (a prefix plan's sample is cut after
+    # its last step). 1 = one goal per run, as in the paper.
+    goals_per_run: int = 1
+    # Two goals of one run closer than this (MiniLM cosine) are near-duplicates: the later one
+    # is dropped. Measured by bench/label_quality.py --goals-per-run (tau-bench and demo plan
+    # goals): see the README, "Several goals per run".
+    max_goal_cosine: float = 0.9
+    # Runs no plan verifies: let the writer model draft a free-text goal (then gates, verifier,
+    # self-check). None = the jury preset's choice ("fast": no; "strong": yes).
+    writer_fallback: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -152,8 +163,10 @@ JURY_PRESETS: dict[str, dict] = {
     # Stages 1-2 rule-based: on examples/demo.jsonl the 0.5B extractor gave 0 verified facts in
     # 10 runs (every quote missing from its observation) and the 0.5B detector typed 8 of 10
     # runs "tool_error"; the rules cost no model call.
+    # Goals from plans only (bench/pipeline.py, fast, no cache, demo + 42 tau-bench failures: the
+    # free-text fallback added 0 accepted goals to the 37 the plans give, and took most of the time).
     "fast": {"writer": "qwen2.5-coder-0.5b", "self_check": "qwen2.5-coder-1.5b", "rule": "majority",
-             "jurors": [], "stages": "rule"},
+             "jurors": [], "stages": "rule", "writer_fallback": False},
     # Measured (bench/label_quality.py, 146 pairs of 5 kinds, README table): Qwen-1.5B@verify is
     # the only juror with a usable ranking (test AUC 0.84: off-topic 1.00, over-claim 0.93,
     # perturbed 0.90, unmet original 0.72); every vote with the 0.5B or SmolLM2 (majority,
@@ -212,7 +225,26 @@ def load_config(path: Path | None, extra: dict[str, Any] | None = None) -> tuple
         for key, value in values.items():
             if key not in known:
                 raise ConfigError(f"{path}: [{section}] unknown key '{key}' (known: {', '.join(known)})")
-            if isinstance(value, list):
-                value = tuple(value)
+            _check_type(path, section, key, getattr(cfg, section).__dict__[key], value)
         cfg = cfg.replace(section, **{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
+    if cfg.relabel.goals_per_run < 1:
+        raise ConfigError(f"{path}: [relabel] goals_per_run must be at least 1, not {cfg.relabel.goals_per_run}")
     return cfg, rest
+
+
+def _check_type(path: Path, section: str, key: str, default: Any, value: Any) -> None:
+    """A value of the default's type (an int where a float goes; anything where the default is None)."""
+    if default is None:
+        return
+    if isinstance(default, bool):
+        ok = isinstance(value, bool)
+    elif isinstance(default, (int, float)):
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and \
+            (isinstance(default, float) or isinstance(value, int))
+    elif isinstance(default, tuple):
+        ok = isinstance(value, list)
+    else:
+        ok = isinstance(value, type(default))
+    if not ok:
+        raise ConfigError(f"{path}: [{section}] {key} = {value!r}: expected {type(default).__name__}, "
+                          f"like the default {default!r}")

@@ -42,7 +42,8 @@ class Pipeline:
     include_successes: bool = False
     constraint_juror: Juror | None = None
     paraphraser: Judge | None = None   # rewords goals built from plans; None keeps the template's words
-    model_writer: bool = True          # False (`--rule-based`): no model writes a goal a plan could not
+    model_writer: bool = True          # False (`--rule-based`, the fast preset): no model writes a goal a plan could not
+    shaped: bool = True                # samples are cut and answered from their goal's evidence (not --keep-trajectory)
     timings: dict[str, float] = field(default_factory=dict)
 
     def _time(self, stage: str, t0: float) -> None:
@@ -83,9 +84,11 @@ class Pipeline:
         t0 = time.perf_counter()
         rl = None
         if self.cfg.relabel.plan_first:
-            rl = relabel_from_plans(traj, self.prompts, self.cfg.relabel, self.cfg.evidence, self.paraphraser, self.seed)
+            rl = relabel_from_plans(traj, self.prompts, self.cfg.relabel, self.cfg.evidence, self.paraphraser, self.seed,
+                                    self.embedder if self.cfg.relabel.goals_per_run > 1 else None, self.shaped)
         if (rl is None or not rl.accepted) and not self.model_writer:
-            rl = rl or Relabel(False, None, 0.0, "no plan from the evidence, and --rule-based asks no model", ())
+            rl = rl or Relabel(False, None, 0.0, "no plan from the evidence, and no model writes free-text goals "
+                               "(--rule-based or the fast preset; --jury strong does)", ())
         elif rl is None or not rl.accepted:
             earlier = rl.attempts if rl is not None else ()
             rl = relabel_goal(traj, outcome, self.writer, self.self_juror, self.jury, self.embedder, self.prompts,
@@ -96,6 +99,8 @@ class Pipeline:
         entry["relabel"] = rl.to_dict()
         entry.update(status="accepted" if rl.accepted else "rejected", reason=rl.reason,
                      goal=rl.goal, confidence=rl.confidence)
+        if len(rl.goals) > 1:
+            entry["goals"] = list(rl.goals)
         return entry
 
 
@@ -143,6 +148,7 @@ class PipelineOptions:
     seed: int = 0
     include_successes: bool = False
     single_judge: bool = False      # the paper's one-judge mode: the self-check's c alone decides
+    shaped: bool = True             # False (`--keep-trajectory`): samples keep whole runs, so no prefix goals
 
 
 def judge_loader(cfg: Config, cache: Any) -> tuple[Callable[[str], Judge], dict[str, Judge]]:
@@ -230,10 +236,12 @@ def build_pipeline(opts: PipelineOptions, cfg: Config):
     # (`--rule-stages`, a preset's) still let the writer reword plans and write goals for runs
     # no plan covers.
     no_model = opts.no_model
+    fallback = cfg.relabel.writer_fallback if cfg.relabel.writer_fallback is not None else \
+        spec.get("writer_fallback", True) or opts.writer is not None
     pipe = Pipeline(cfg, detector, extractor, judge(writer_name), self_juror, jury, SentenceEmbedder(), prompts,
                     opts.seed, opts.include_successes, constraint_juror,
                     paraphraser=None if no_model or not cfg.relabel.paraphrase else judge(writer_name),
-                    model_writer=not no_model)
+                    model_writer=not no_model and fallback, shaped=opts.shaped)
     return pipe, judges, cache
 
 

@@ -120,12 +120,22 @@ def rejection_key(entry: dict[str, Any]) -> str:
     return "relabel:low_confidence"
 
 
-def _meta(entry: dict[str, Any]) -> dict[str, Any]:
-    """The per-sample explanation carried in every output row (types fixed for Arrow)."""
+def accepted_attempts(entry: dict[str, Any]) -> list[dict[str, Any] | None]:
+    """The attempt behind each accepted goal of a record, in order (one per sample): every
+    attempt with status "accepted" (several with `goals_per_run` > 1), or the fallback's.
+    [None] for an accepted entry that journaled no attempt."""
     rl = entry.get("relabel") or {}
-    acc = next((a for a in rl.get("attempts", []) if a["status"] == "accepted"), None)
-    if acc is None and rl.get("accepted"):      # accepted through the fallback
-        acc = next((a for a in rl.get("attempts", []) if a["goal"] == rl.get("goal") and a["status"] == "low_confidence"), None)
+    hits = [a for a in rl.get("attempts", []) if a.get("status") == "accepted"]
+    if not hits and rl.get("accepted"):      # accepted through the fallback
+        hits = [next((a for a in rl.get("attempts", []) if a.get("goal") == rl.get("goal")
+                      and a.get("status") == "low_confidence"), None)]
+    return hits or [None]
+
+
+def _meta(entry: dict[str, Any], acc: dict[str, Any] | None, index: int = 0) -> dict[str, Any]:
+    """The per-sample explanation carried in every output row (types fixed for Arrow); `acc` is
+    the attempt whose goal the sample teaches, `index` its place among the record's goals."""
+    rl = entry.get("relabel") or {}
     verdict = (acc or {}).get("verdict") or rl.get("fallback_verdict") or {}
     ver = (acc or {}).get("verification") or {}
     # each clause: its type, the rule that decided it, the ONE call or record it is bound to
@@ -143,6 +153,7 @@ def _meta(entry: dict[str, Any]) -> dict[str, Any]:
     failure = entry.get("failure") or {}
     return {
         "trajectory_id": entry["id"],
+        "goal_index": index,
         "original_goal": entry["record"]["goal"],
         "failure_type": str(failure.get("failure_type") or ""),
         "quality_weight": check_weight(float(entry.get("weight", 1.0))),
@@ -159,7 +170,7 @@ def _meta(entry: dict[str, Any]) -> dict[str, Any]:
 class _Outputs:
     """All output files of a run, written through temp files and renamed together at the end."""
 
-    def __init__(self, outdir: Path, formats: tuple[str, ...], shape: Callable[[Trajectory, dict], Any] | None = None):
+    def __init__(self, outdir: Path, formats: tuple[str, ...], shape: Callable[[Trajectory, str, dict], Any] | None = None):
         self.outdir = outdir
         self.formats = formats
         self.shape = shape
@@ -182,15 +193,17 @@ class _Outputs:
             return
         if status == "accepted":
             traj = Trajectory.from_dict(e["record"])
-            meta, sample, original = _meta(e), traj, None
-            if self.shape is not None:
-                shaped = self.shape(traj, e)
-                meta["shaping"] = shaped.to_dict()
-                if shaped.traj != traj:
-                    sample, original = shaped.traj, traj   # the DPO rejected side keeps the run as it was
-            for name, row in package(sample, e["goal"], float(e.get("weight", 1.0)), meta, self.formats,
-                                     **({"original": original} if original is not None else {})).items():
-                self._row(name, row)
+            for index, acc in enumerate(accepted_attempts(e)):
+                goal = (acc or {}).get("goal") or e["goal"]
+                meta, sample, original = _meta(e, acc, index), traj, None
+                if self.shape is not None:
+                    shaped = self.shape(traj, goal, (acc or {}).get("verification") or {})
+                    meta["shaping"] = shaped.to_dict()
+                    if shaped.traj != traj:
+                        sample, original = shaped.traj, traj   # the DPO rejected side keeps the run as it was
+                for name, row in package(sample, goal, float(e.get("weight", 1.0)), meta, self.formats,
+                                         **({"original": original} if original is not None else {})).items():
+                    self._row(name, row)
         elif status == "success":
             self._row("sft_success.jsonl", to_success_sft(Trajectory.from_dict(e["record"])))
         elif status in ("rejected", "error"):
@@ -354,19 +367,14 @@ def run(opts: RunOptions, cfg: Config, pipeline: Any, describe: dict[str, Any],
     return summary
 
 
-def _shaper(opts: RunOptions) -> Callable[[Trajectory, dict], Any]:
-    """Shapes each accepted sample from its journal entry (deterministic: a resumed run
-    rebuilds the same outputs)."""
+def _shaper(opts: RunOptions) -> Callable[[Trajectory, str, dict], Any]:
+    """Shapes each accepted sample from its goal's journaled verification (deterministic: a
+    resumed run rebuilds the same outputs)."""
+    import functools
+
     from .prompts import Prompts
     from .stages.shape import shape_sample
-    prompts = Prompts(opts.prompts_dir)
-
-    def shape(traj: Trajectory, e: dict[str, Any]):
-        rl = e.get("relabel") or {}
-        acc = next((a for a in rl.get("attempts", []) if a.get("status") == "accepted"), None) or \
-            next((a for a in rl.get("attempts", []) if a.get("goal") == e.get("goal") and a.get("verification")), None)
-        return shape_sample(traj, e["goal"], (acc or {}).get("verification") or {}, prompts)
-    return shape
+    return functools.partial(shape_sample, prompts=Prompts(opts.prompts_dir))
 
 
 def _close(engine: Any) -> dict[str, Any]:

@@ -67,17 +67,19 @@ def answer_key(out: Path, model: str | None) -> dict:
     from agenther_local.prompts import Prompts
     from agenther_local.stages.relabel import relabel_from_plans
 
-    def from_plans(traj):
-        rl = relabel_from_plans(traj, Prompts(), RelabelConfig(paraphrase=False))
-        return (rl.goal if rl is not None and rl.accepted else None), (rl.reason if rl is not None else "no plan")
+    def from_plans(traj, n=1):
+        rl = relabel_from_plans(traj, Prompts(), RelabelConfig(paraphrase=False, goals_per_run=n))
+        return (rl.goals if rl is not None else ()), (rl.reason if rl is not None else "no plan")
 
     result["goals_from_plans"] = plan_yield(goals, from_plans)
+    result["goals_from_plans_3_per_run"] = plan_yield(goals, lambda t: from_plans(t, 3))
     result["seconds_per_goal"] = round((time.perf_counter() - t0) / max(1, len(goals)), 4)
     result["runs_not_found"] = missing
     result["narrow_question_model"] = model
     (out / "answer_key.json").write_text(json.dumps(result, indent=1, ensure_ascii=False))
     summary = {k: v for k, v in result.items() if k != "rows"}
-    summary["goals_from_plans"] = {k: v for k, v in result["goals_from_plans"].items() if k != "rows"}
+    for k in ("goals_from_plans", "goals_from_plans_3_per_run"):
+        summary[k] = {k2: v for k2, v in result[k].items() if k2 != "rows"}
     return summary
 
 

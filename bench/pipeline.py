@@ -48,7 +48,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--jury", default="fast")
     ap.add_argument("--fireact", type=int, default=10, help="FireAct failures added to the demo input")
-    ap.add_argument("--rule-based", action="store_true", default=None)
+    ap.add_argument("--rule-based", action="store_true", help="no model at all, as `run --rule-based`: goals only from plans")
     ap.add_argument("--tau", type=int, default=0, help="tau-bench airline failures added to the input")
     ap.add_argument("--no-warm", action="store_true", help="skip the second (cache-warm) run")
     a = ap.parse_args()
@@ -74,7 +74,8 @@ def main() -> None:
         inp.write_text("\n".join(rows) + "\n")
         results = []
         for attempt in ("cold",) if a.no_warm else ("cold", "warm"):
-            pipe, judges, cache = build_pipeline(PipelineOptions(jury=a.jury, rule_based=a.rule_based), Config())
+            pipe, judges, cache = build_pipeline(PipelineOptions(jury=a.jury, rule_based=a.rule_based or None,
+                                                                        no_model=a.rule_based), Config())
             t0 = time.perf_counter()
             s = run(RunOptions(inputs=[inp], outdir=Path(d) / f"out-{attempt}", source_format="native", quiet=True),
                     Config(), pipe, {})

@@ -43,8 +43,13 @@ def test_a_run_with_writes_plans_all_of_them_and_its_request_verifies():
         targets = {a.target for a in ev.succeeded_writes}
         if not targets:
             continue
-        (p,) = plan_goals(t, ev)
-        assert p.kind == "writes" and {a.target for a in p.actions} == targets
+        p, *others = plan_goals(t, ev)
+        assert p.kind == "writes" and {a.target for a in p.actions} == targets and p.prefix is None
+        first_write = min(a.step for a in ev.succeeded_writes)
+        for o in others:       # later plans hold for a prefix of the run that makes fewer writes
+            assert o.prefix is not None and o.prefix <= max(a.step for a in ev.succeeded_writes)
+            assert o.kind == "writes" or o.last_step < first_write
+        assert plan_goals(t, ev, prefixes=False) == [p]
         goal = render_goal(p, PROMPTS)
         v = verify_goal(goal, t)
         assert v.accepted, (t.id, goal, v.reason)
@@ -71,8 +76,76 @@ def test_a_read_only_run_plans_a_question_about_the_record_of_its_answer():
 
 def test_a_plan_that_does_not_verify_is_reported_and_the_writer_is_never_asked_then():
     t = demo_record("demo04_weather_weekend")       # no final answer: its question is never answered
-    rl = relabel_from_plans(t, PROMPTS, RelabelConfig(paraphrase=False))
+    # samples keeping the whole run (--keep-trajectory) would end without an answer
+    rl = relabel_from_plans(t, PROMPTS, RelabelConfig(paraphrase=False), shaped=False)
     assert rl is not None and not rl.accepted and "unanswered" in rl.reason
+
+
+def test_a_question_the_run_never_answered_is_answered_by_the_shaped_sample():
+    t = demo_record("demo04_weather_weekend")       # the geocode record answers; the run said nothing
+    rl = relabel_from_plans(t, PROMPTS, RelabelConfig(paraphrase=False))
+    assert rl is not None and rl.accepted and "Vancouver" in rl.goal
+    acc = rl.accepted_attempt
+    shaped = shape_sample(t, rl.goal, acc.verification.to_dict(), PROMPTS)
+    assert "49.28" in shaped.traj.final_answer and "-123.12" in shaped.traj.final_answer
+
+
+def _tau_run_with_two_targets():
+    for _, t in read(TAU):
+        if isinstance(t, Trajectory) and not t.is_success:
+            ev = RunEvidence.of(t)
+            if len({a.target for a in ev.succeeded_writes}) >= 2:
+                return t
+    raise AssertionError("no tau-bench failure with writes to two targets")
+
+
+def test_several_goals_per_run_each_verified_on_the_steps_its_sample_keeps(tmp_path):
+    t = _tau_run_with_two_targets()
+    one = relabel_from_plans(t, PROMPTS, RelabelConfig(paraphrase=False))
+    rl = relabel_from_plans(t, PROMPTS, RelabelConfig(paraphrase=False, goals_per_run=4))
+    assert one.goals == (one.goal,) and rl.goal == one.goal       # N = 1 is the first of N
+    assert len(rl.goals) >= 2 and len(set(rl.goals)) == len(rl.goals)
+    accepted = [a for a in rl.attempts if a.status == "accepted"]
+    bound = [frozenset(json.dumps(c.bound_to, sort_keys=True) for c in a.verification.constraints if c.bound_to)
+             for a in accepted]
+    assert len(set(bound)) == len(bound)                          # no two goals bound alike
+    for a in accepted[1:]:
+        plan = json.loads(json.dumps(eval(a.rationale.removeprefix("plan: "))))
+        assert plan["prefix"] is not None and plan["prefix"] <= len(t.steps)
+        seen = Trajectory.from_dict({**t.to_dict(), "steps": [s.to_dict() for s in t.steps[: plan["prefix"]]],
+                                     "final_answer": ""})
+        assert verify_goal(a.goal, seen, answer_written=True).accepted
+        # the whole run does more than such a goal asks: it fails there
+        assert not verify_goal(a.goal, t).accepted
+
+
+def test_the_runner_writes_one_sample_per_goal_each_cut_to_its_own_steps(tmp_path):
+    from agenther_local.runner import RunOptions, _Outputs, _shaper
+    t = _tau_run_with_two_targets()
+    rl = relabel_from_plans(t, PROMPTS, RelabelConfig(paraphrase=False, goals_per_run=3))
+    entry = {"id": t.id, "record": t.to_dict(), "status": "accepted", "goal": rl.goal, "goals": list(rl.goals),
+             "relabel": rl.to_dict(), "weight": 1.0, "confidence": 1.0, "reason": rl.reason}
+    out = _Outputs(tmp_path, ("sft", "dpo"), _shaper(RunOptions(inputs=[], outdir=tmp_path)))
+    out.add(json.loads(json.dumps(entry)))
+    out.commit()
+    rows = [json.loads(l) for l in (tmp_path / "sft.jsonl").read_text().splitlines()]
+    assert [next(m["content"] for m in r["messages"] if m["role"] == "user") for r in rows] == list(rl.goals)
+    assert [r["metadata"]["goal_index"] for r in rows] == list(range(len(rl.goals)))
+    calls = [sum(1 for m in r["messages"] if m.get("tool_calls")) for r in rows]
+    assert calls[0] > max(calls[1:])           # the whole run's goal keeps the most steps
+    dpo = [json.loads(l) for l in (tmp_path / "dpo.jsonl").read_text().splitlines()]
+    assert len(dpo) == len(rows)
+
+
+def test_near_duplicate_goals_are_dropped_by_wording_when_an_embedder_is_given():
+    from fakes import FakeEmbedder
+    t = _tau_run_with_two_targets()
+    loose = relabel_from_plans(t, PROMPTS, RelabelConfig(paraphrase=False, goals_per_run=6))
+    # every goal's wording is "too close" at cosine 0: only the first survives
+    tight = relabel_from_plans(t, PROMPTS, RelabelConfig(paraphrase=False, goals_per_run=6, max_goal_cosine=0.0),
+                               embedder=FakeEmbedder())
+    assert len(loose.goals) >= 2 and tight.goals == (loose.goal,)
+    assert any(a.status == "near_duplicate" and "cosine" in a.detail for a in tight.attempts)
 
 
 def test_a_paraphrase_is_kept_only_when_it_binds_the_same_calls():
@@ -163,8 +236,8 @@ def test_rule_based_asks_no_model_and_loads_none():
     assert judges and all(getattr(j, "_loaded", None) is None and j.stats.calls == 0 for j in judges.values())
     accepted = [e for e in entries if e["status"] == "accepted"]
     assert len(accepted) >= 6 and all(e["reason"].startswith("built from the evidence") for e in accepted)
-    for e in accepted:           # every accepted goal verifies on its own run
-        assert verify_goal(e["goal"], Trajectory.from_dict(e["record"])).accepted
+    for e in accepted:           # every accepted goal verifies on its own run (its sample's answer is written)
+        assert verify_goal(e["goal"], Trajectory.from_dict(e["record"]), answer_written=True).accepted
 
 
 def test_cli_rule_based_writes_samples_without_a_model(tmp_path):
@@ -189,3 +262,40 @@ def test_a_success_row_with_include_successes_does_not_break_the_output_folder(t
     assert written["sft_success.jsonl"] == 1
     assert json.loads((tmp_path / "sft_success.jsonl").read_text())["messages"][0]["content"] == t.goal
     assert "agenther_sharegpt" in json.loads((tmp_path / "dataset_info.json").read_text())
+
+
+def test_cli_goals_per_run_writes_several_samples_per_run_and_resumes_to_the_same_bytes(tmp_path):
+    from click.testing import CliRunner
+    from agenther_local.cli import cli
+    from agenther_local.cli import commands  # noqa: F401
+    demo = str(ROOT / "examples" / "demo.jsonl")
+    args = ["--rule-based", "--no-report", "--quiet", "--no-cache"]
+    one, three = tmp_path / "one", tmp_path / "three"
+    assert CliRunner().invoke(cli, ["run", demo, "-o", str(one), *args]).exit_code == 0
+    res = CliRunner().invoke(cli, ["run", demo, "-o", str(three), "--goals-per-run", "3", *args])
+    assert res.exit_code == 0, res.output
+    rows1 = [json.loads(l) for l in (one / "sft.jsonl").read_text().splitlines()]
+    rows3 = [json.loads(l) for l in (three / "sft.jsonl").read_text().splitlines()]
+    assert len(rows3) > len(rows1)
+    by_run: dict[str, list[str]] = {}
+    for r in rows3:
+        by_run.setdefault(r["metadata"]["trajectory_id"], []).append(r["messages"][0]["content"])
+    assert max(len(g) for g in by_run.values()) >= 2 and all(len(g) <= 3 and len(set(g)) == len(g) for g in by_run.values())
+    firsts = {r["metadata"]["trajectory_id"]: r["messages"][0]["content"] for r in rows3 if r["metadata"]["goal_index"] == 0}
+    assert firsts == {r["metadata"]["trajectory_id"]: r["messages"][0]["content"] for r in rows1}
+    # a rerun into the same folder rebuilds the outputs from the journal: the same bytes
+    before = (three / "dpo.jsonl").read_bytes()
+    assert CliRunner().invoke(cli, ["run", demo, "-o", str(three), "--goals-per-run", "3", *args]).exit_code == 0
+    assert (three / "dpo.jsonl").read_bytes() == before
+
+
+def test_goals_per_run_below_one_is_refused_with_the_file_and_key(tmp_path):
+    from agenther_local.config import load_config
+    from agenther_local.errors import ConfigError
+    bad = tmp_path / "c.toml"
+    bad.write_text("[relabel]\ngoals_per_run = 0\n")
+    with pytest.raises(ConfigError, match=r"c.toml: \[relabel\] goals_per_run must be at least 1"):
+        load_config(bad)
+    bad.write_text('[relabel]\ngoals_per_run = "3"\n')
+    with pytest.raises(ConfigError, match=r"c.toml: \[relabel\] goals_per_run = '3': expected int"):
+        load_config(bad)

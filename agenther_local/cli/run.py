@@ -47,6 +47,8 @@ def _formats(ctx, param, value: str) -> tuple[str, ...]:
 @click.option("--n-ctx", type=click.IntRange(min=512), default=None, help="Context size of every judge.")
 @click.option("--threads", type=click.IntRange(min=1), default=None, help="CPU threads for llama.cpp.")
 @click.option("--gpu-layers", type=click.IntRange(min=-1), default=None, help="Layers to offload to the GPU (-1 = all, 0 = none; default: all on a CUDA/Metal build, none on a CPU build).")
+@click.option("--goals-per-run", type=click.IntRange(min=1), default=None,
+              help="Hindsight goals per failed run, each its own sample: all writes, other records read, what was achieved by an earlier step (default 1; near-duplicates dropped).")
 @click.option("--keep-trajectory", is_flag=True, default=None,
               help="Samples keep the whole run (default: cut after the last step the goal needs, final message from its evidence).")
 @click.option("--strict", is_flag=True, default=None, help="Stop at the first bad record.")
@@ -82,12 +84,15 @@ def run(inputs, outdir, config_file, **flags):
             rt[key] = o[flag]
     if rt:
         cfg = cfg.replace("runtime", **rt)
+    if o.get("goals_per_run") is not None:
+        cfg = cfg.replace("relabel", goals_per_run=int(o["goals_per_run"]))
     popts = PipelineOptions(jury=o.get("jury", "fast"), writer=o.get("writer"), rule=o.get("rule"),
                             rule_based=True if o.get("rule_based") else o.get("rule_stages"),
                             no_model=bool(o.get("rule_based")), accept_threshold=o.get("accept_threshold"),
                             prompts_dir=Path(o["prompts_dir"]) if o.get("prompts_dir") else None,
                             use_cache=not o.get("no_cache"), seed=int(o.get("seed", 0)),
-                            include_successes=bool(o.get("include_successes")), single_judge=bool(o.get("single_judge")))
+                            include_successes=bool(o.get("include_successes")), single_judge=bool(o.get("single_judge")),
+                            shaped=not o.get("keep_trajectory"))
     ropts = RunOptions(inputs=list(inputs), outdir=outdir, source_format=o.get("source_format", "auto"),
                        formats=tuple(o.get("formats") or FORMAT_NAMES), limit=o.get("limit"), strict=bool(o.get("strict")),
                        resume=not o.get("no_resume"), branches=bool(o.get("branches")),

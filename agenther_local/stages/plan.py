@@ -11,13 +11,21 @@ hindsight goal starts as a plan, not as free text:
 `render_goal` words a plan with the Jinja template `prompts/goal.j2` (a user can change the
 wording without touching code), and the result still goes through verification.
 
-Not handled here: several plans per run and plans from trajectory prefixes (HER's "episode"
-and "future" strategies), prose records (sentences of search snippets; the model writer is
-used for those runs).
+Several plans per run (`plan_goals`, best first), as HER's strategies:
+- "final": all the run's writes, verified against the whole run;
+- "episode": a question about another record the run read, each its own goal;
+- "future": what the run had achieved by step k (a record read, or the writes made up to k),
+  verified against the run cut after step k (`GoalPlan.prefix`), and its sample cut there.
+A plan on a prefix never sees the steps after it, so a goal about a lookup made before a
+write does not have to ask for that write: its sample ends before the write.
+
+Not handled here: prose records (sentences of search snippets; the model writer of the
+"strong" preset is used for those runs).
 """
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import re
 from dataclasses import dataclass
@@ -26,7 +34,7 @@ from typing import Any
 from ..evidence.actions import Action, name_words
 from ..judges.generation import fit_budget
 from ..evidence.model import RunEvidence
-from ..evidence.records import _ID_KEY, Record
+from ..evidence.records import _ID_KEY, Record, norm_id
 from ..evidence.values import extract_specifics, paths_in
 from ..prompts import Prompts
 from ..trajectory import Trajectory
@@ -45,11 +53,29 @@ class GoalPlan:
     subject: str = ""                          # lookup: the value that names the record
     fields: tuple[tuple[str, str], ...] = ()   # lookup: (key, value) asked for
     last_step: int = -1                        # the last step the goal needs
+    prefix: int | None = None                  # verified against steps[:prefix]; None = the whole run
 
     def to_dict(self) -> dict[str, Any]:
         return {"kind": self.kind, "calls": [{"step": a.step, "name": a.name, "target": a.target} for a in self.actions],
                 "record": {"step": self.record.step, "path": self.record.path} if self.record else None,
-                "subject": self.subject, "fields": [list(f) for f in self.fields], "last_step": self.last_step}
+                "subject": self.subject, "fields": [list(f) for f in self.fields], "last_step": self.last_step,
+                "prefix": self.prefix}
+
+    @property
+    def form(self) -> tuple | None:
+        """A question's form: the same fields asked of records in the same place of their
+        outputs ("the price of HAT080", "the price of HAT076": items of one list, or two
+        reservations' "created at") have one form; a goal of writes has none."""
+        if self.record is None:
+            return None
+        return (re.sub(r"\[\d+\]", "[]", self.record.path), tuple(k for k, _ in self.fields))
+
+    def run_seen(self, traj: Trajectory) -> Trajectory:
+        """The run the plan is verified against: the whole run, or its steps up to the plan's
+        last one with no final message (the sample's is written from the evidence)."""
+        if self.prefix is None:
+            return traj
+        return dataclasses.replace(traj, steps=traj.steps[: self.prefix], final_answer="")
 
 
 def human(key: str) -> str:
@@ -127,14 +153,23 @@ def describe_call(a: Action) -> dict[str, Any]:
     return {"verb": verb, "object": " ".join(rest), "args": args[:MAX_ARGS], "name": a.name}
 
 
-def _writes_plan(ev: RunEvidence) -> GoalPlan | None:
+def _writes_plan(writes: list[Action], prefix: int | None = None) -> GoalPlan | None:
     last: dict[str, Action] = {}
-    for a in ev.succeeded_writes:
+    for a in writes:
         last[a.target] = a            # one call per target: the last one is what stands
     if not last:
         return None
     calls = tuple(sorted(last.values(), key=lambda a: a.step))
-    return GoalPlan("writes", actions=calls, last_step=calls[-1].step)
+    return GoalPlan("writes", actions=calls, last_step=calls[-1].step, prefix=prefix)
+
+
+def _write_prefix_plans(writes: list[Action]) -> list[GoalPlan]:
+    """"future" plans of a run with writes: the writes made up to each earlier write that
+    changed a new target, shortest first (least like the whole run's plan, which is not
+    among them)."""
+    ends = [n for n, a in enumerate(writes) if a.target not in {b.target for b in writes[:n]}][1:]
+    plans = [_writes_plan(writes[:n], prefix=writes[n - 1].step + 1) for n in ends]
+    return [p for p in plans if p is not None]
 
 
 _NAME_KEYS = ("name", "title", "full_name", "product", "product_title", "label", "flight", "symbol", "ticker",
@@ -152,10 +187,11 @@ def _subject(r: Record) -> tuple[str, str] | None:
                 # "Sony WH-1000XM5 ... - $328.00": the title, without the price after it
                 head, _, tail = v.partition(" - ")
                 return k, head.strip() if tail and re.search(r"\d", tail) else v
-    for k, v in r.fields:
-        if "." not in k and _ID_KEY.match(k) and v and not k.endswith("[]") and any(c.isdigit() for c in v):
-            return k, v
-    return None
+    ids = [(k, v) for k, v in r.fields
+           if "." not in k and _ID_KEY.match(k) and v and not k.endswith("[]") and any(c.isdigit() for c in v)]
+    # its own id before one it inherits ("HAT080", not the reservation the flight is in)
+    own = [(k, v) for k, v in ids if norm_id(v) in r.own_ids]
+    return (own or ids or [None])[0]
 
 
 def _askable(r: Record, subject_key: str) -> list[tuple[str, str]]:
@@ -195,10 +231,16 @@ def segment_fields(text: str) -> tuple[tuple[str, str], ...]:
     return tuple(fields) if len(fields) > 1 else ()
 
 
-def _lookup_plans(traj: Trajectory, ev: RunEvidence, limit: int) -> list[GoalPlan]:
+def _lookup_plans(traj: Trajectory, ev: RunEvidence, limit: int, before: int | None = None,
+                  prefixes: bool = True) -> list[GoalPlan]:
+    """Questions records answer, best first: the record behind the final answer, then the
+    latest specific ones. `before`: only records of steps before it (a run's first write);
+    `prefixes`: each plan is verified against the run up to its record's step."""
     answer = {s.text.lower() for s in extract_specifics(traj.final_answer)} if traj.final_answer else set()
     scored = []
     for n, r in enumerate(ev.records):
+        if before is not None and r.step >= before:
+            continue
         if not r.fields:
             seg = segment_fields(r.text)
             if not seg:
@@ -218,7 +260,8 @@ def _lookup_plans(traj: Trajectory, ev: RunEvidence, limit: int) -> list[GoalPla
         if not ask:
             continue
         scored.append((-in_answer, -r.step, n, GoalPlan("lookup", record=r, subject=subject,
-                                                        fields=tuple(ask[:MAX_FIELDS]), last_step=r.step)))
+                                                        fields=tuple(ask[:MAX_FIELDS]), last_step=r.step,
+                                                        prefix=r.step + 1 if prefixes else None)))
     scored.sort(key=lambda x: x[:3])
     seen, out = set(), []
     for *_, p in scored:
@@ -231,12 +274,20 @@ def _lookup_plans(traj: Trajectory, ev: RunEvidence, limit: int) -> list[GoalPla
     return out
 
 
-def plan_goals(traj: Trajectory, ev: RunEvidence, limit: int = 3) -> list[GoalPlan]:
-    """The plans of a run, best first: all its writes, or questions its records answer."""
-    w = _writes_plan(ev)
-    if w is not None:
-        return [w]
-    return _lookup_plans(traj, ev, limit)
+def plan_goals(traj: Trajectory, ev: RunEvidence, limit: int = 3, prefixes: bool = True) -> list[GoalPlan]:
+    """The plans of a run, best first: all its writes (the whole run), then questions about
+    records it read before its first write, then the writes made up to an earlier step.
+    `limit` bounds the questions. `prefixes=False` (samples keep the whole run): only plans
+    that hold for the whole run (all writes; questions only in a run with no write)."""
+    writes = list(ev.succeeded_writes)
+    whole = _writes_plan(writes)
+    if not prefixes:
+        return [whole] if whole is not None else _lookup_plans(traj, ev, limit, prefixes=False)
+    first_write = writes[0].step if writes else None
+    lookups, partial = _lookup_plans(traj, ev, limit, before=first_write), _write_prefix_plans(writes)
+    # questions and earlier writes taken in turn: the second goal of a run is of another kind
+    mixed = [p for pair in itertools.zip_longest(lookups, partial) for p in pair if p is not None]
+    return ([whole] if whole is not None else []) + mixed
 
 
 def render_goal(plan: GoalPlan, prompts: Prompts) -> str:
@@ -250,9 +301,9 @@ PARAPHRASE_SCHEMA = {"type": "object", "properties": {"goal": {"type": "string",
                      "required": ["goal"]}
 
 
-def _bound(v) -> set[str]:
+def bindings(v) -> frozenset[str]:
     """The calls and records a verification bound the goal's clauses to."""
-    return {json.dumps(c.bound_to, sort_keys=True) for c in v.constraints if c.holds and c.bound_to}
+    return frozenset(json.dumps(c.bound_to, sort_keys=True) for c in v.constraints if c.holds and c.bound_to)
 
 
 def paraphrase(plain: str, verified, traj: Trajectory, writer, prompts: Prompts, verify, seed: int,
@@ -270,6 +321,6 @@ def paraphrase(plain: str, verified, traj: Trajectory, writer, prompts: Prompts,
     v = verify(text)
     if not v.accepted:
         return plain, f"paraphrase failed verification ({v.reason[:160]}); the plain request is used", gen.text
-    if _bound(v) != _bound(verified):
+    if bindings(v) != bindings(verified):
         return plain, "paraphrase binds other calls or records than the plan; the plain request is used", gen.text
     return text, "paraphrase verified against the plan's calls and records", gen.text

@@ -142,6 +142,12 @@ class Relabel:
     def accepted_attempt(self) -> Attempt | None:
         return next((a for a in self.attempts if a.status == "accepted"), None)
 
+    @property
+    def goals(self) -> tuple[str, ...]:
+        """Every accepted goal, first the one `goal` names (several with `goals_per_run` > 1)."""
+        extra = tuple(a.goal for a in self.attempts if a.status == "accepted" and a.goal and a.goal != self.goal)
+        return ((self.goal,) if self.accepted and self.goal else ()) + extra
+
     def to_dict(self) -> dict[str, Any]:
         return {"accepted": self.accepted, "goal": self.goal, "confidence": round(self.confidence, 6),
                 "reason": self.reason, "via_fallback": self.via_fallback,
@@ -261,42 +267,91 @@ def _draft(writer: Judge, rendered: Rendered, schema: dict[str, Any], budget: in
 
 
 def relabel_from_plans(traj: Trajectory, prompts: Prompts, cfg: RelabelConfig, evidence: EvidenceConfig | None = None,
-                       writer: Judge | None = None, seed: int = 0) -> Relabel | None:
-    """A hindsight goal built from the run's evidence (stages/plan.py): the first plan whose
-    plain request verifies, reworded by `writer` when it keeps the same bindings. None when no
-    plan verifies (the model writer is tried next). No holistic judge is asked: the goal is
-    built from what the run did and bound clause by clause."""
+                       writer: Judge | None = None, seed: int = 0, embedder: Embedder | None = None,
+                       shaped: bool = True) -> Relabel | None:
+    """Hindsight goals built from the run's evidence (stages/plan.py): the plans whose plain
+    request verifies, best first, up to `cfg.goals_per_run`, each reworded by `writer` when the
+    rewording keeps the same bindings. A plan bound to the same calls and records as a goal
+    already kept, or (with `embedder`) worded within `cfg.max_goal_cosine` of one, is a near-
+    duplicate and dropped. `shaped`: samples are cut after their goal's last step and answered
+    from its evidence (stages/shape.py), so plans on run prefixes are allowed; False keeps
+    whole runs. None when the run has no plan at all (the model writer may be tried next).
+    No holistic judge is asked: each goal is built from what the run did and bound clause by
+    clause."""
     from ..evidence.model import RunEvidence
-    from .plan import paraphrase, plan_goals, render_goal
+    from .plan import bindings, paraphrase, plan_goals, render_goal
 
     ev_cfg = evidence or EvidenceConfig()
     if not traj.evidence_steps:
         return None
     ev = RunEvidence.of(traj, ev_cfg.write_tools, ev_cfg.read_tools)
     attempts: list[Attempt] = []
-    for k, plan in enumerate(plan_goals(traj, ev), start=1):
+    kept: list[_Kept] = []
+    for k, plan in enumerate(plan_goals(traj, ev, limit=cfg.goals_per_run + 2, prefixes=shaped), start=1):
+        if len(kept) >= cfg.goals_per_run:
+            break
+        seen = plan.run_seen(traj)
+        if not seen.evidence_steps:
+            continue
+
+        def check(goal: str, seen: Trajectory = seen, written: bool = plan.prefix is not None) -> Verification:
+            return verify_goal(goal, seen, None, prompts, ev_cfg, answer_written=written)
         plain = render_goal(plan, prompts)
-        ver = verify_goal(plain, traj, None, prompts, ev_cfg)
-        base = dict(k=k, temperature=0.0, seed=0, valid=True, rationale=f"plan: {plan.kind}", facts=(), raw="")
+        ver = check(plain)
+        where = f"plan {k} ({plan.kind}{'' if plan.prefix is None else f', steps 1-{plan.prefix}'})"
+        base = dict(k=k, temperature=0.0, seed=0, valid=True, rationale=f"plan: {plan.to_dict()}", facts=(), raw="")
         if not ver.accepted:
-            attempts.append(Attempt(goal=plain, status="verify:constraint", detail=f"plan {k} ({plan.kind}): {ver.reason}",
+            attempts.append(Attempt(goal=plain, status="verify:constraint", detail=f"{where}: {ver.reason}",
                                     verification=ver, **base))
+            continue
+        vector = embedder.embed([plain])[0] if embedder is not None else None
+        twin = _near_duplicate(bindings(ver), plan.form, vector, kept, cfg.max_goal_cosine)
+        if twin:
+            attempts.append(Attempt(goal=plain, status="near_duplicate", detail=f"{where}: {twin}", verification=ver,
+                                    **base))
             continue
         goal, how, raw = plain, "plain request (no paraphrase model)", ""
         if writer is not None and cfg.paraphrase:
-            goal, how, raw = paraphrase(plain, ver, traj, writer, prompts,
-                                        lambda g: verify_goal(g, traj, None, prompts, ev_cfg),
+            goal, how, raw = paraphrase(plain, ver, seen, writer, prompts, check,
                                         attempt_seed(seed, traj.id, 100 + k), cfg.max_paraphrase_tokens)
             if goal != plain:
-                ver = verify_goal(goal, traj, None, prompts, ev_cfg)
-        detail = f"built from the evidence (plan {k}: {plan.kind}, {how}); {ver.reason}"
-        a = Attempt(goal=goal, status="accepted", detail=detail, verification=ver,
-                    **{**base, "raw": raw, "rationale": f"plan: {plan.to_dict()}"})
-        attempts.append(a)
-        return Relabel(True, goal, 1.0, detail, tuple(attempts))
+                ver = check(goal)
+        detail = f"built from the evidence ({where}, {how}); {ver.reason}"
+        attempts.append(Attempt(goal=goal, status="accepted", detail=detail, verification=ver,
+                                **{**base, "raw": raw}))
+        kept.append(_Kept(goal, bindings(ver), plan.form, vector))
+    if kept:
+        first = next(a for a in attempts if a.status == "accepted")
+        more = f" (+{len(kept) - 1} more goal(s) of this run)" if len(kept) > 1 else ""
+        return Relabel(True, first.goal, 1.0, first.detail + more, tuple(attempts))
     if attempts:
         return Relabel(False, None, 0.0, "no plan verified: " + "; ".join(a.detail for a in attempts), tuple(attempts))
     return None
+
+
+@dataclass(frozen=True)
+class _Kept:
+    goal: str
+    bound: frozenset[str]
+    form: tuple | None
+    vector: Any
+
+
+def _near_duplicate(bound: frozenset[str], form: tuple | None, vector: Any, kept: list[_Kept],
+                    max_cosine: float) -> str:
+    """Why a goal repeats one already kept ('' if it does not): the same bindings, the same
+    question asked of another item of the same list, or wording within `max_cosine` of it."""
+    from ..embeddings import cosine
+    for other in kept:
+        if bound == other.bound:
+            return f"bound to the same calls and records as {other.goal!r}"
+        if form is not None and form == other.form:
+            return f"the same question of another item of the same list as {other.goal!r}"
+        if vector is not None and other.vector is not None:
+            sim = cosine(vector, other.vector)
+            if sim >= max_cosine:
+                return f"cosine {sim:.3f} >= {max_cosine} to {other.goal!r}"
+    return ""
 
 
 def _self_vote(self_juror: Juror, jury: Jury | None, prompts: Prompts, traj: Trajectory, goal: str) -> Vote:

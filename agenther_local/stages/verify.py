@@ -225,9 +225,11 @@ def _narrow(b: Binding, ev: RunEvidence, juror: Juror, prompts: Prompts) -> Cons
 
 
 def verify_goal(goal: str, traj: Trajectory, juror: Juror | None = None, prompts: Prompts | None = None,
-                cfg: EvidenceConfig | None = None) -> Verification:
+                cfg: EvidenceConfig | None = None, answer_written: bool = False) -> Verification:
     """Bind every clause of `goal` to one record or one succeeded write call of `traj`; ask
-    `juror` only about names left open in an otherwise bound clause."""
+    `juror` only about names left open in an otherwise bound clause. `answer_written`: the
+    sample's final message will be written from the bound evidence (stages/shape.py), so a
+    question is not refused because the run itself never answered it."""
     if not goal or not goal.strip():
         raise AgentherError("empty goal: nothing to verify")
     if not traj.evidence_steps:
@@ -236,7 +238,7 @@ def verify_goal(goal: str, traj: Trajectory, juror: Juror | None = None, prompts
     prompts = prompts or Prompts()
     ev = RunEvidence.of(traj, cfg.write_tools, cfg.read_tools)
     bindings = bind_goal(goal, ev, cfg.require_all_writes)
-    unanswered = _unanswered(goal, traj)
+    unanswered = None if answer_written else _unanswered(goal, traj)
     partial = _partial_superlative(goal, traj)
     # A clause that fails on a value, an action or a qualifier decides the goal: no model is asked.
     hard = [b for b in bindings if not b.holds and not b.open_names] + [c for c in (unanswered, partial) if c]
