@@ -43,9 +43,8 @@ def failed_runs() -> list[Trajectory]:
 
 
 def strategy(rationale: str) -> str:
-    plan = rationale.removeprefix("plan: ")
-    kind = "writes" if "'kind': 'writes'" in plan else "lookup"
-    whole = "'prefix': None" in plan
+    plan = json.loads(rationale.removeprefix("plan: "))
+    kind, whole = plan["kind"], plan["prefix"] is None
     return {("writes", True): "whole run: all writes", ("lookup", True): "question (whole run)",
             ("writes", False): "future: earlier writes", ("lookup", False): "question on a prefix"}[(kind, whole)]
 

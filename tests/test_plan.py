@@ -110,7 +110,7 @@ def test_several_goals_per_run_each_verified_on_the_steps_its_sample_keeps(tmp_p
              for a in accepted]
     assert len(set(bound)) == len(bound)                          # no two goals bound alike
     for a in accepted[1:]:
-        plan = json.loads(json.dumps(eval(a.rationale.removeprefix("plan: "))))
+        plan = json.loads(a.rationale.removeprefix("plan: "))
         assert plan["prefix"] is not None and plan["prefix"] <= len(t.steps)
         seen = Trajectory.from_dict({**t.to_dict(), "steps": [s.to_dict() for s in t.steps[: plan["prefix"]]],
                                      "final_answer": ""})
@@ -299,3 +299,28 @@ def test_goals_per_run_below_one_is_refused_with_the_file_and_key(tmp_path):
     bad.write_text('[relabel]\ngoals_per_run = "3"\n')
     with pytest.raises(ConfigError, match=r"c.toml: \[relabel\] goals_per_run = '3': expected int"):
         load_config(bad)
+
+
+def test_a_question_sample_keeps_only_the_steps_its_answer_needs():
+    """demo03 searched BOS-DEN flights under $250 twice, then fetched DL 2210's fare: the goal
+    about DL 2210's fare needs only that call (its flight and date are in the goal)."""
+    t = demo_record("demo03_flight_bos_den")
+    rl = relabel_from_plans(t, PROMPTS, RelabelConfig(paraphrase=False))
+    ver = rl.accepted_attempt.verification.to_dict()
+    shaped = shape_sample(t, rl.goal, ver, PROMPTS)
+    assert [s.action for s in shaped.traj.steps] == ["get_fare_details"]
+    assert shaped.steps_dropped == (0, 1) and shaped.final_answer_rewritten
+    assert all(s.thought == "" for s in shaped.traj.steps)
+    assert "68" in shaped.traj.final_answer and "228.1" in shaped.traj.final_answer
+    # a value the goal does not give and no earlier output shows (a free-text query): kept as run
+    t1 = demo_record("demo01_copper_wire")
+    rl1 = relabel_from_plans(t1, PROMPTS, RelabelConfig(paraphrase=False))
+    s1 = shape_sample(t1, rl1.goal, rl1.accepted_attempt.verification.to_dict(), PROMPTS)
+    assert s1.steps_dropped == () and [s.action for s in s1.traj.steps] == [s.action for s in t1.steps[:3]]
+
+
+def test_a_goal_of_writes_is_never_thinned():
+    t = _tau_run_with_two_targets()
+    rl = relabel_from_plans(t, PROMPTS, RelabelConfig(paraphrase=False))
+    shaped = shape_sample(t, rl.goal, rl.accepted_attempt.verification.to_dict(), PROMPTS)
+    assert shaped.steps_dropped == () and shaped.traj.steps == t.steps[: len(shaped.traj.steps)]

@@ -30,6 +30,7 @@ Departures from the paper, on purpose:
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -299,7 +300,7 @@ def relabel_from_plans(traj: Trajectory, prompts: Prompts, cfg: RelabelConfig, e
         plain = render_goal(plan, prompts)
         ver = check(plain)
         where = f"plan {k} ({plan.kind}{'' if plan.prefix is None else f', steps 1-{plan.prefix}'})"
-        base = dict(k=k, temperature=0.0, seed=0, valid=True, rationale=f"plan: {plan.to_dict()}", facts=(), raw="")
+        base = dict(k=k, temperature=0.0, seed=0, valid=True, rationale="plan: " + json.dumps(plan.to_dict()), facts=(), raw="")
         if not ver.accepted:
             attempts.append(Attempt(goal=plain, status="verify:constraint", detail=f"{where}: {ver.reason}",
                                     verification=ver, **base))
@@ -342,6 +343,7 @@ def _near_duplicate(bound: frozenset[str], form: tuple | None, vector: Any, kept
     """Why a goal repeats one already kept ('' if it does not): the same bindings, the same
     question asked of another item of the same list, or wording within `max_cosine` of it."""
     from ..embeddings import cosine
+
     for other in kept:
         if bound == other.bound:
             return f"bound to the same calls and records as {other.goal!r}"

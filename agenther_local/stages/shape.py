@@ -8,12 +8,22 @@ An accepted goal is bound to calls and records of the run (stages/verify.py). Th
   original final message is kept when nothing was cut and it claims nothing the tool outputs
   do not show; otherwise one is written from the bound records and calls with
   `prompts/answer.j2` (no model: a message built from what the tools returned).
+- for a question (every clause bound to a record, no write), keeps only the steps the answer
+  needs: the step of the record, and each earlier step whose output gave a value a kept
+  call was made with, when every value of every kept call is given so (by the goal or by a
+  kept output). A run that searched for something else first ("flights BOS-DEN under $250",
+  then the fare of DL 2210) then teaches the direct lookup the goal asks for, not the
+  searches of another request. When a kept call holds a value neither the goal nor any
+  earlier output gives (a free-text query), the steps stay as they were. Thoughts of steps
+  after a dropped one are emptied (they may reason about what was dropped). Runs with writes
+  are never thinned: their reads and confirmations before a write are part of doing it.
 The rejected side of a DPO pair keeps the original trajectory (formats/dpo.py). What was cut
 or rewritten is recorded in the sample's metadata; `--keep-trajectory` turns shaping off.
 """
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,10 +41,51 @@ class Shaped:
     steps_cut: int
     final_answer_rewritten: bool
     reason: str
+    steps_dropped: tuple[int, ...] = ()   # earlier steps a question's answer did not need
 
     def to_dict(self) -> dict[str, Any]:
         return {"cut_after_step": self.cut_after, "steps_cut": self.steps_cut,
-                "final_answer_rewritten": self.final_answer_rewritten, "reason": self.reason}
+                "final_answer_rewritten": self.final_answer_rewritten, "reason": self.reason,
+                "steps_dropped": list(self.steps_dropped)}
+
+
+def _scalars(value: Any) -> list[str]:
+    if isinstance(value, dict):
+        return [x for v in value.values() for x in _scalars(v)]
+    if isinstance(value, list):
+        return [x for v in value for x in _scalars(v)]
+    if value is None or isinstance(value, bool):
+        return []
+    return [str(value).strip()] if str(value).strip() else []
+
+
+def needed_steps(traj: Trajectory, goal: str, bound: list[int]) -> list[int] | None:
+    """The steps a question's sample needs: the bound steps, and for each value a kept call
+    was made with that the goal does not state, the latest earlier step whose output shows it.
+    None when some value is given by neither (the run's steps are kept as they are).
+
+    >>> from agenther_local.trajectory import Step
+    >>> t = Trajectory("a", "g", (Step("", "search", {"q": "x"}, "found id K7"), Step("", "noop", {}, "ok"),
+    ...                           Step("", "get", {"id": "K7"}, '{"id": "K7", "price": 5}')))
+    >>> needed_steps(t, "What is the price of K7?", [2]), needed_steps(t, "What is the price of item 7?", [2])
+    ([2], None)
+    """
+    def says(text: str, value: str) -> bool:      # the value as a whole word ("2" is not in "2024")
+        return re.search(rf"(?<!\w){re.escape(value)}(?!\w)", text, re.IGNORECASE) is not None
+
+    kept, todo = set(bound), sorted(bound, reverse=True)
+    while todo:
+        i = todo.pop(0)
+        for v in _scalars(traj.steps[i].action_input):
+            if says(goal, v):
+                continue
+            src = next((j for j in range(i - 1, -1, -1) if says(traj.steps[j].observation, v)), None)
+            if src is None:
+                return None
+            if src not in kept:
+                kept.add(src)
+                todo = sorted(set(todo) | {src}, reverse=True)
+    return sorted(kept)
 
 
 def last_needed_step(verification: dict[str, Any]) -> int | None:
@@ -67,18 +118,28 @@ def shape_sample(traj: Trajectory, goal: str, verification: dict[str, Any], prom
         return Shaped(traj, None, 0, False, "no clause is bound to a step: the trajectory is kept")
     steps = traj.steps[: last + 1]
     cut = len(traj.steps) - len(steps)
+    dropped: tuple[int, ...] = ()
+    bound = [c["bound_to"] for c in verification.get("constraints", []) if c.get("holds") and c.get("bound_to")]
+    if bound and all("record" in b for b in bound):
+        need = needed_steps(traj, goal, sorted({int(b["step"]) for b in bound}))
+        if need is not None and len(need) < len(steps):
+            dropped = tuple(i for i in range(len(steps)) if i not in need)
+            # a thought after a dropped step may reason about it: emptied
+            steps = tuple(s if i < dropped[0] else dataclasses.replace(s, thought="")
+                          for i, s in enumerate(steps) if i in need)
     kept = dataclasses.replace(traj, steps=steps)
     original = traj.final_answer.strip()
     grounded = bool(original) and bool(kept.evidence_steps) and check_grounding(original, kept).is_grounded
     values = [v["value"].lower() for c in verification.get("constraints", []) for v in c.get("values", []) if v.get("found")]
     answers = not values or any(v in original.lower() for v in values)
-    if cut == 0 and grounded and answers:
+    if cut == 0 and not dropped and grounded and answers:
         return Shaped(traj, None, 0, False, "the original final message is supported by the tool outputs and "
                       "names what the goal asks for")
     why = (f"{cut} later step(s) cut; " if cut else "") + (
+        f"{len(dropped)} earlier step(s) the answer does not need dropped; " if dropped else "") + (
         "the original final message claims what no tool output shows" if original and not grounded
         else "the original final message answers another request" if original else "the run gave no final message")
     evidence = _bound_evidence(verification)
     answer = " ".join(prompts.render("answer", goal=goal, evidence=evidence).user.split())
-    return Shaped(dataclasses.replace(kept, final_answer=answer), last if cut else None, cut, True, why)
+    return Shaped(dataclasses.replace(kept, final_answer=answer), last if cut else None, cut, True, why, dropped)
 
