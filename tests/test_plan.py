@@ -283,6 +283,11 @@ def test_cli_goals_per_run_writes_several_samples_per_run_and_resumes_to_the_sam
     assert max(len(g) for g in by_run.values()) >= 2 and all(len(g) <= 3 and len(set(g)) == len(g) for g in by_run.values())
     firsts = {r["metadata"]["trajectory_id"]: r["messages"][0]["content"] for r in rows3 if r["metadata"]["goal_index"] == 0}
     assert firsts == {r["metadata"]["trajectory_id"]: r["messages"][0]["content"] for r in rows1}
+    # the report lists each record's other goals next to its first
+    assert CliRunner().invoke(cli, ["report", str(three)]).exit_code == 0
+    html = (three / "report.html").read_text()
+    extra = next(g for g in by_run.values() if len(g) >= 2)[1]
+    assert "more goal(s) of this run" in html and html.count(extra.replace('"', "&quot;")) >= 1
     # a rerun into the same folder rebuilds the outputs from the journal: the same bytes
     before = (three / "dpo.jsonl").read_bytes()
     assert CliRunner().invoke(cli, ["run", demo, "-o", str(three), "--goals-per-run", "3", *args]).exit_code == 0

@@ -72,6 +72,7 @@ class Example:
     votes: list[dict[str, Any]]            # juror, p_yes, threshold, vote; the writer's first, as "self-check"
     evidence: list[dict[str, Any]]         # step, action, before, match, after
     constraints: list[dict[str, Any]] = field(default_factory=list)   # per-constraint verification
+    more_goals: list[str] = field(default_factory=list)   # the record's other goals (--goals-per-run)
 
 
 @dataclass
@@ -196,7 +197,8 @@ def _example(entry: dict[str, Any]) -> Example:
                    weight=entry.get("weight"), confidence=entry.get("confidence"),
                    via_fallback=bool(rl.get("via_fallback")), votes=votes, evidence=_evidence(entry, attempt),
                    constraints=[c for c in ((attempt or {}).get("verification") or {}).get("constraints") or []
-                                if isinstance(c, dict)])
+                                if isinstance(c, dict)],
+                   more_goals=[str(g) for g in (entry.get("goals") or [])[1:]])
 
 
 class Collector:

@@ -305,6 +305,15 @@ def _constraints_html(constraints: list[dict[str, Any]]) -> Raw:
     return Raw(f"<ul class=ev>{''.join(items)}</ul>")
 
 
+def _goals_html(e) -> Any:
+    """The hindsight goal, and the record's other goals (`--goals-per-run`), each its own sample."""
+    if not e.more_goals:
+        return e.hindsight_goal
+    more = "".join(f"<li>{esc(g)}</li>" for g in e.more_goals)
+    return Raw(f"{esc(e.hindsight_goal)}<br><span class=muted>+ {len(e.more_goals)} more goal(s) of this run, "
+               f"each its own sample:</span><ul class=ev>{more}</ul>")
+
+
 def examples(stats: RunStats) -> Section:
     s = Section(SECTIONS[6])
     accepted = stats.statuses.get("accepted", 0)
@@ -315,7 +324,7 @@ def examples(stats: RunStats) -> Section:
         s.add(f"The first {len(stats.examples)} of {accepted} accepted relabels, in journal order.")
     rows = [(Raw(f"<span class=mono>{esc(e.id)}</span><br><span class=muted>{esc(e.where)}<br>"
                  f"{esc(e.failure_type)}{' · fallback' if e.via_fallback else ''}</span>"),
-             e.original_goal, e.hindsight_goal, _votes_html(e.votes), num(e.weight), num(e.confidence),
+             e.original_goal, _goals_html(e), _votes_html(e.votes), num(e.weight), num(e.confidence),
              _constraints_html(e.constraints) if e.constraints else _evidence_html(e.evidence))
             for e in stats.examples]
     s.add(table(("record", "original goal", "hindsight goal", "votes: P(yes) vs θ", "w", "confidence",
