@@ -329,3 +329,21 @@ def test_a_goal_of_writes_is_never_thinned():
     rl = relabel_from_plans(t, PROMPTS, RelabelConfig(paraphrase=False))
     shaped = shape_sample(t, rl.goal, rl.accepted_attempt.verification.to_dict(), PROMPTS)
     assert shaped.steps_dropped == () and shaped.traj.steps == t.steps[: len(shaped.traj.steps)]
+
+
+def test_cli_verify_steps_checks_a_prefix_goal_as_its_sample_was_cut(tmp_path):
+    from click.testing import CliRunner
+    from agenther_local.cli import cli
+    from agenther_local.cli import commands  # noqa: F401
+    t = _tau_run_with_two_targets()
+    rl = relabel_from_plans(t, PROMPTS, RelabelConfig(paraphrase=False, goals_per_run=3))
+    a = next(a for a in rl.attempts[1:] if a.status == "accepted")
+    prefix = json.loads(a.rationale.removeprefix("plan: "))["prefix"]
+    f = tmp_path / "run.jsonl"
+    f.write_text(json.dumps(t.to_dict()) + "\n")
+    whole = CliRunner().invoke(cli, ["verify", "--goal", a.goal, "--trajectory", str(f)])
+    cut = CliRunner().invoke(cli, ["verify", "--goal", a.goal, "--trajectory", str(f), "--steps", str(prefix)])
+    assert whole.exit_code == 1 and "REJECTED" in whole.output           # the whole run did more
+    assert cut.exit_code == 0 and "ACCEPTED" in cut.output, cut.output
+    bad = CliRunner().invoke(cli, ["verify", "--goal", a.goal, "--trajectory", str(f), "--steps", "999"])
+    assert bad.exit_code == 1 and bad.output.strip() == f"Error: --steps 999: run '{t.id}' in {f} has only {len(t.steps)} steps"

@@ -18,7 +18,10 @@ from .judge import pick_record
 @click.option("--from", "source_format", default="auto", type=format_choice(), help="Input format.")
 @click.option("--model", default=None, help="Constraint juror for names/codes no value matched (default: none: value match only).")
 @click.option("--json", "as_json", is_flag=True, help="One JSON line: {accepted, constraints (one per clause: type, rule, bound_to, values), reason}.")
-def verify(goal, path, rid, source_format, model, as_json):
+@click.option("--steps", type=click.IntRange(min=1), default=None,
+              help="Verify against the run's first N steps, its answer written from the evidence, as a sample cut there "
+                   "(a goal of --goals-per-run: metadata.shaping.cut_after_step + 1).")
+def verify(goal, path, rid, source_format, model, as_json, steps):
     """Show each constraint of a goal with its tool evidence, method and verdict."""
     from ..config import Config
     from ..errors import AgentherError
@@ -33,7 +36,12 @@ def verify(goal, path, rid, source_format, model, as_json):
         cfg = Config()
         load, _ = judge_loader(cfg, None)
         juror = make_juror(load, model, "constraint", cfg)
-    v = verify_goal(goal, traj, juror)
+    if steps is not None:
+        import dataclasses
+        if steps > len(traj.steps):
+            raise AgentherError(f"--steps {steps}: run '{traj.id}' in {path} has only {len(traj.steps)} steps")
+        traj = dataclasses.replace(traj, steps=traj.steps[:steps], final_answer="")
+    v = verify_goal(goal, traj, juror, answer_written=steps is not None)
     if as_json:
         click.echo(json.dumps(v.to_dict(), ensure_ascii=False))
     else:
