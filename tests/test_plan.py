@@ -347,3 +347,21 @@ def test_cli_verify_steps_checks_a_prefix_goal_as_its_sample_was_cut(tmp_path):
     assert cut.exit_code == 0 and "ACCEPTED" in cut.output, cut.output
     bad = CliRunner().invoke(cli, ["verify", "--goal", a.goal, "--trajectory", str(f), "--steps", "999"])
     assert bad.exit_code == 1 and bad.output.strip() == f"Error: --steps 999: run '{t.id}' in {f} has only {len(t.steps)} steps"
+
+
+def test_a_question_whose_sample_would_keep_a_users_turn_is_refused():
+    """tau-bench: the user's turns ask for the run's own request; a question whose needed steps
+    cannot leave them out is refused, one whose answer needs only a lookup keeps none."""
+    runs = [t for _, t in read(TAU) if isinstance(t, Trajectory) and not t.is_success]
+    refused = kept = 0
+    for t in runs[:20]:
+        rl = relabel_from_plans(t, PROMPTS, RelabelConfig(paraphrase=False, goals_per_run=3))
+        if rl is None:
+            continue
+        refused += sum(a.status == "verify:user_turns" for a in rl.attempts)
+        for a in rl.attempts:
+            if a.status == "accepted" and json.loads(a.rationale.removeprefix("plan: "))["kind"] == "lookup":
+                shaped = shape_sample(t, a.goal, a.verification.to_dict(), PROMPTS)
+                assert all(s.role != "user" for s in shaped.traj.steps), (t.id, a.goal)
+                kept += 1
+    assert refused >= 1 and kept >= 1

@@ -281,6 +281,7 @@ def relabel_from_plans(traj: Trajectory, prompts: Prompts, cfg: RelabelConfig, e
     clause."""
     from ..evidence.model import RunEvidence
     from .plan import bindings, paraphrase, plan_goals, render_goal
+    from .shape import kept_steps
 
     ev_cfg = evidence or EvidenceConfig()
     if not traj.evidence_steps:
@@ -311,12 +312,28 @@ def relabel_from_plans(traj: Trajectory, prompts: Prompts, cfg: RelabelConfig, e
             attempts.append(Attempt(goal=plain, status="near_duplicate", detail=f"{where}: {twin}", verification=ver,
                                     **base))
             continue
+        def user_turns(goal: str, ver: Verification, plan=plan) -> list[int]:
+            """Steps (1-based) of the user's words the question's sample would keep: in a
+            conversation they ask for what the run was for, not for this question."""
+            if not shaped or plan.kind != "lookup":
+                return []
+            return [i + 1 for i in kept_steps(traj, goal, ver.to_dict()) if traj.steps[i].role == "user"]
+        turns = user_turns(plain, ver)
+        if turns:
+            attempts.append(Attempt(goal=plain, status="verify:user_turns", verification=ver, **base,
+                                    detail=f"{where}: its sample would keep the user's words of the run's own "
+                                           f"request (step(s) {', '.join(map(str, turns))})"))
+            continue
         goal, how, raw = plain, "plain request (no paraphrase model)", ""
         if writer is not None and cfg.paraphrase:
             goal, how, raw = paraphrase(plain, ver, seen, writer, prompts, check,
                                         attempt_seed(seed, traj.id, 100 + k), cfg.max_paraphrase_tokens)
             if goal != plain:
-                ver = check(goal)
+                reworded = check(goal)
+                if user_turns(goal, reworded):
+                    goal, how = plain, "the rewording would keep the user's words of the run's request; plain request used"
+                else:
+                    ver = reworded
         detail = f"built from the evidence ({where}, {how}); {ver.reason}"
         attempts.append(Attempt(goal=goal, status="accepted", detail=detail, verification=ver,
                                 **{**base, "raw": raw}))

@@ -110,6 +110,20 @@ def _bound_evidence(verification: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
+def kept_steps(traj: Trajectory, goal: str, verification: dict[str, Any]) -> list[int]:
+    """Indices of the steps the sample of `goal` keeps: up to the last bound step, and for a
+    question only the steps its answer needs when they can be told (`needed_steps`)."""
+    last = last_needed_step(verification)
+    if last is None:
+        return list(range(len(traj.steps)))
+    bound = [c["bound_to"] for c in verification.get("constraints", []) if c.get("holds") and c.get("bound_to")]
+    if all("record" in b for b in bound):
+        need = needed_steps(traj, goal, sorted({int(b["step"]) for b in bound}))
+        if need is not None:
+            return need
+    return list(range(last + 1))
+
+
 def shape_sample(traj: Trajectory, goal: str, verification: dict[str, Any], prompts: Prompts) -> Shaped:
     """The trajectory a sample for `goal` teaches: cut after the last needed step, ending with
     a final message the bound evidence supports."""
@@ -118,15 +132,12 @@ def shape_sample(traj: Trajectory, goal: str, verification: dict[str, Any], prom
         return Shaped(traj, None, 0, False, "no clause is bound to a step: the trajectory is kept")
     steps = traj.steps[: last + 1]
     cut = len(traj.steps) - len(steps)
-    dropped: tuple[int, ...] = ()
-    bound = [c["bound_to"] for c in verification.get("constraints", []) if c.get("holds") and c.get("bound_to")]
-    if bound and all("record" in b for b in bound):
-        need = needed_steps(traj, goal, sorted({int(b["step"]) for b in bound}))
-        if need is not None and len(need) < len(steps):
-            dropped = tuple(i for i in range(len(steps)) if i not in need)
-            # a thought after a dropped step may reason about it: emptied
-            steps = tuple(s if i < dropped[0] else dataclasses.replace(s, thought="")
-                          for i, s in enumerate(steps) if i in need)
+    keep = kept_steps(traj, goal, verification)
+    dropped = tuple(i for i in range(len(steps)) if i not in keep)
+    if dropped:
+        # a thought after a dropped step may reason about it: emptied
+        steps = tuple(s if i < dropped[0] else dataclasses.replace(s, thought="")
+                      for i, s in enumerate(steps) if i in keep)
     kept = dataclasses.replace(traj, steps=steps)
     original = traj.final_answer.strip()
     grounded = bool(original) and bool(kept.evidence_steps) and check_grounding(original, kept).is_grounded
