@@ -105,6 +105,8 @@ def rejection_key(entry: dict[str, Any]) -> str:
             return "detect:discarded_w"
         return entry.get("stage", "?")
     statuses = [a["status"] for a in rl["attempts"]]
+    if not statuses:
+        return "relabel:no_plan"      # no plan, and no model asked to write a goal
     if rl.get("via_fallback") or str(rl.get("reason", "")).startswith("fallback refused"):
         return "relabel:fallback_refused"
     if "vetoed" in statuses:

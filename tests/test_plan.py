@@ -250,6 +250,9 @@ def test_cli_rule_based_writes_samples_without_a_model(tmp_path):
     assert res.exit_code == 0, res.output
     rows = [json.loads(l) for l in (out / "sft.jsonl").read_text().splitlines()]
     assert len(rows) >= 6 and all(r["metadata"]["reason"].startswith("built from the evidence") for r in rows)
+    rejected = {r["id"]: r for r in map(json.loads, (out / "rejected.jsonl").read_text().splitlines())}
+    # grep output no plan covers, and no model asked: named so, not as a low confidence
+    assert rejected["demo10_grep_legacy_auth"]["rejected_by"] == "relabel:no_plan"
 
 
 def test_a_success_row_with_include_successes_does_not_break_the_output_folder(tmp_path):

@@ -201,7 +201,7 @@ def rejections(stats: RunStats) -> Section:
     s = Section(SECTIONS[4])
     counts = stats.rejections.most_common()
     s.add("Each rejected or error record is counted once, under the gate or stage that decided it "
-          "(runner.rejection_key: detect:*, relabel:gate:*, relabel:jury, relabel:low_confidence, ...).")
+          "(runner.rejection_key: detect:*, relabel:gate:*, relabel:jury, relabel:low_confidence, relabel:no_plan, ...).")
     s.add(Raw('<div class="charts">' + img(charts.rejection_chart(counts), "rejection chart") + "</div>"))
     total = sum(stats.rejections.values())
     rows = []
