@@ -110,11 +110,14 @@ def deciding_jury(pipe: "Pipeline") -> Jury:
 
 
 def unsupported_answer(share: float):
-    """Specifics of the final answer that no tool output shows, when they are more than `share`."""
+    """Specifics of the final answer that no tool output shows and no succeeded write call
+    carried (the code a run wrote is evidence of what it did), when they are more than `share`."""
+    from .evidence.model import written_arguments
+
     def check(traj: Trajectory) -> list[str]:
         if not traj.final_answer.strip():
             return []
-        g = check_grounding(traj.final_answer, traj)
+        g = check_grounding(traj.final_answer, traj, written_arguments(traj))
         if g.specifics and len(g.missing) / len(g.specifics) > share:
             return [s.text for s in g.missing]
         return []

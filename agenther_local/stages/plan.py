@@ -65,10 +65,10 @@ class GoalPlan:
     def form(self) -> tuple | None:
         """A question's form: the same fields asked of records in the same place of their
         outputs ("the price of HAT080", "the price of HAT076": items of one list, or two
-        reservations' "created at") have one form; a goal of writes has none."""
+        reservations' "created at", two lines of one listing) have one form; a goal of writes has none."""
         if self.record is None:
             return None
-        return (re.sub(r"\[\d+\]", "[]", self.record.path), tuple(k for k, _ in self.fields))
+        return (re.sub(r"\d+", "#", self.record.path), tuple(k for k, _ in self.fields))
 
     def run_seen(self, traj: Trajectory) -> Trajectory:
         """The run the plan is verified against: the whole run, or its steps up to the plan's
@@ -210,18 +210,26 @@ _SEGMENT_SPLIT = re.compile(r"\s+[-|·–]\s+")
 _LABELLED = re.compile(r"^([A-Za-z][A-Za-z ]{0,20}?)[:\s]+(\d[\d.,]*\s*[A-Za-z%/]*)$")
 
 
+# "1." / "[2]" / "3)" numbering, maybe after a heading ("Additional results: 6) ...")
+_NUMBERING = re.compile(r"^\s*(?:[A-Za-z][^:.]{0,40}:\s*)?(?:\[\d+\]|\d+[.)])\s+")
+
+
 def segment_fields(text: str) -> tuple[tuple[str, str], ...]:
-    """Fields of a listing line whose parts are separated by dashes or bars: the first part
-    names it, a money part is its price, a "label value" part is that label.
+    """Fields of a listing line whose parts are separated by dashes or bars (a part may hold
+    several, separated by commas): the first part names it, a money part is its price, a
+    "label value" part is that label.
 
     >>> segment_fields("Ohio Wire & Cable - $5.30/kg - MOQ 10 kg - Cleveland, OH - in stock")
     (('name', 'Ohio Wire & Cable'), ('price', '$5.30/kg'), ('MOQ', '10 kg'))
+    >>> segment_fields("Additional results: 6) MicroMetals - $5.30/kg, MOQ 10kg.")
+    (('name', 'MicroMetals'), ('price', '$5.30/kg'), ('MOQ', '10kg'))
     """
-    parts = [p.strip() for p in _SEGMENT_SPLIT.split(re.sub(r"^\s*(?:\[\d+\]|\d+[.)])\s*", "", text)) if p.strip()]
+    parts = [p.strip() for p in _SEGMENT_SPLIT.split(_NUMBERING.sub("", text)) if p.strip()]
     if len(parts) < 2 or len(parts[0]) > 60:
         return ()
     fields = [("name", parts[0])]
-    for p in parts[1:]:
+    subparts = [q.strip().rstrip(".;") for p in parts[1:] for q in p.split(", ")]
+    for p in filter(None, subparts):
         kinds = [sp.kind for sp in extract_specifics(p)]
         m = _LABELLED.match(p)
         if kinds[:1] == ["money"] and len(kinds) == 1:

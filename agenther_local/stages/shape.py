@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..evidence.grounding import check_grounding
+from ..evidence.model import written_arguments
 from ..prompts import Prompts
 from ..trajectory import Trajectory
 
@@ -140,7 +141,8 @@ def shape_sample(traj: Trajectory, goal: str, verification: dict[str, Any], prom
                       for i, s in enumerate(steps) if i in keep)
     kept = dataclasses.replace(traj, steps=steps)
     original = traj.final_answer.strip()
-    grounded = bool(original) and bool(kept.evidence_steps) and check_grounding(original, kept).is_grounded
+    grounded = bool(original) and bool(kept.evidence_steps) and \
+        check_grounding(original, kept, written_arguments(kept)).is_grounded
     values = [v["value"].lower() for c in verification.get("constraints", []) for v in c.get("values", []) if v.get("found")]
     answers = not values or any(v in original.lower() for v in values)
     if cut == 0 and not dropped and grounded and answers:
