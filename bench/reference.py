@@ -175,7 +175,7 @@ def run_ours(ref_dir: Path, jury: str, work: Path) -> dict:
     run_s = time.perf_counter() - t1
     gguf_load_s = sum(j.stats.load_seconds for j in judges.values())
     entries = [json.loads(line) for line in (outdir / "journal.jsonl").read_text().splitlines()[1:]]
-    rows = [{"id": e["id"], "status": e["status"], "goal": e.get("goal"), "where": e.get("where")}
+    rows = [{"id": e["id"], "status": e["status"], "goal": e.get("goal"), "reason": e.get("reason")}
             for e in entries]
     work_s = run_s - gguf_load_s
     accepted = [r for r in rows if r["status"] == "accepted"]
@@ -213,6 +213,7 @@ def main() -> None:
     ap.add_argument("--server-url", default=None, help="an OpenAI server already serving the model (not started here)")
     ap.add_argument("--port", type=int, default=8011)
     ap.add_argument("--jury", default="fast")
+    ap.add_argument("--keep", type=Path, default=None, help="keep the server log and our run's outputs here")
     a = ap.parse_args()
     python = a.ref_python or a.ref_dir / ".venv" / "bin" / "python"
     if not (a.ref_dir / EXAMPLES).exists() or not python.exists():
@@ -221,14 +222,18 @@ def main() -> None:
                  f".venv/bin/pip install -e . 'llama-cpp-python[server]=={md.version('llama_cpp_python')}'")
     # SIGTERM (a killed bench) still stops the server through the finally blocks.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    load_before = os.getloadavg()[0]     # other jobs on the cores inflate both sides' seconds
     with tempfile.TemporaryDirectory() as d:
-        ref = run_reference(a.ref_dir, python, a.server_url, a.port, Path(d))
-        ours = run_ours(a.ref_dir, a.jury, Path(d))
+        work = a.keep or Path(d)
+        work.mkdir(parents=True, exist_ok=True)
+        ref = run_reference(a.ref_dir, python, a.server_url, a.port, work)
+        ours = run_ours(a.ref_dir, a.jury, work)
     print(json.dumps({
         "bench": "reference", "trajectories": len(ref["trajectories"]),
         "ours_speedup": _r(ref["s_per_traj"] / ours["s_per_traj"]),
         "ours_speedup_with_load": _r(ref["total_s_per_traj"] / ours["total_s_per_traj"]),
         "target_s_per_traj": _r(ref["s_per_traj"] / 5),      # issue 15: at most 1/5 of the reference
+        "loadavg_1m": [round(load_before, 2), round(os.getloadavg()[0], 2)],
         "reference": ref, "ours": ours, "our_code": our_code()}, indent=2))
 
 
