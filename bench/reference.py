@@ -222,6 +222,8 @@ def main() -> None:
                  f".venv/bin/pip install -e . 'llama-cpp-python[server]=={md.version('llama_cpp_python')}'")
     # SIGTERM (a killed bench) still stops the server through the finally blocks.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    if a.keep and a.keep.exists() and any(a.keep.iterdir()):
+        sys.exit(f"--keep {a.keep}: not empty (a journal there would make our run resume, not run)")
     load_before = os.getloadavg()[0]     # other jobs on the cores inflate both sides' seconds
     with tempfile.TemporaryDirectory() as d:
         work = a.keep or Path(d)
