@@ -45,6 +45,7 @@ DEFAULT_REF = Path(os.environ.get("AGENTHER_REF", "/work/ref/AgentHER"))
 MODEL = "qwen2.5-coder-1.5b"     # the GGUF the issue names for the reference
 EXAMPLES = Path("examples") / "example_trajectories.json"
 READY_TIMEOUT_S = 300            # a 1 GB GGUF loads in ~5 s here; generous for a busy machine
+COPPER_WIRE_ID = "traj_001"      # the paper's worked example (MicroMetals, $5.30/kg, MOQ 10 kg)
 NEAR_COPY = 0.9                  # difflib ratio from which a goal counts as the original copied back
 
 # Runs inside the reference's venv: its public API with the values its CLI passes by default.
@@ -179,7 +180,7 @@ def run_ours(ref_dir: Path, jury: str, work: Path) -> dict:
             for e in entries]
     work_s = run_s - gguf_load_s
     accepted = [r for r in rows if r["status"] == "accepted"]
-    copper = next((r for r in rows if r["id"] == "traj_001"), {})
+    copper = next((r for r in rows if r["id"] == COPPER_WIRE_ID), {})
     return {"jury": jury, "load_s": _r(setup_s + gguf_load_s), "work_s": _r(work_s),
             "s_per_traj": _r(work_s / s.read), "total_s": _r(setup_s + run_s),
             "total_s_per_traj": _r((setup_s + run_s) / s.read),
