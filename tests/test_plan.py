@@ -368,3 +368,17 @@ def test_a_question_whose_sample_would_keep_a_users_turn_is_refused():
                 assert all(s.role != "user" for s in shaped.traj.steps), (t.id, a.goal)
                 kept += 1
     assert refused >= 1 and kept >= 1
+
+
+def test_a_write_nothing_names_gets_no_request_and_its_prefix_is_planned_instead():
+    """SWE-agent 0.x `edit 35:43` edits the file opened earlier: a request for it would be the
+    bare verb ("then edit ."). The run's writes up to the create before it are still a goal."""
+    from agenther_local.trajectory import Step
+    steps = (Step("", "create", {"command": "create reproduce.py"}, "[File: /testbed/reproduce.py (1 lines total)]"),
+             Step("", "edit", {"command": "edit 1:1\nfrom django.utils.decorators import method_decorator\n"
+                                          "from functools import wraps\nend_of_edit"}, "File updated."),)
+    t = Trajectory("swe", "Fix the bug", steps, "", success=False)
+    ev = RunEvidence.of(t)
+    assert len(ev.succeeded_writes) == 2
+    plans = plan_goals(t, ev)
+    assert [p.prefix for p in plans] == [1] and "reproduce.py" in render_goal(plans[0], PROMPTS)

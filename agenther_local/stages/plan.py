@@ -160,6 +160,10 @@ def _writes_plan(writes: list[Action], prefix: int | None = None) -> GoalPlan | 
     if not last:
         return None
     calls = tuple(sorted(last.values(), key=lambda a: a.step))
+    if any(not (d["object"] or d["args"]) for d in map(describe_call, calls)):
+        # a call nothing names ("edit 35:43" of a file opened earlier): its request would be
+        # the bare verb ("then edit ."), which asks for nothing the call did
+        return None
     return GoalPlan("writes", actions=calls, last_step=calls[-1].step, prefix=prefix)
 
 
@@ -187,11 +191,12 @@ def _subject(r: Record) -> tuple[str, str] | None:
                 # "Sony WH-1000XM5 ... - $328.00": the title, without the price after it
                 head, _, tail = v.partition(" - ")
                 return k, head.strip() if tail and re.search(r"\d", tail) else v
-    ids = [(k, v) for k, v in r.fields
-           if "." not in k and _ID_KEY.match(k) and v and not k.endswith("[]") and any(c.isdigit() for c in v)]
-    # its own id before one it inherits ("HAT080", not the reservation the flight is in)
-    own = [(k, v) for k, v in ids if norm_id(v) in r.own_ids]
-    return (own or ids or [None])[0]
+    ids = [(k, v) for k, v in r.fields if "." not in k and _ID_KEY.match(k) and v and not k.endswith("[]")]
+    # its own id before one it inherits ("HAT080", not the reservation the flight is in; the
+    # reservation "CYPIDV", not its user "mei_brown_7075"; not a lower-case word such as a meta
+    # tag's "viewport"); another id only if it has a digit
+    own = [(k, v) for k, v in ids if norm_id(v) in r.own_ids and re.search(r"[A-Z0-9]", v)]
+    return (own or [(k, v) for k, v in ids if any(c.isdigit() for c in v)] or [None])[0]
 
 
 def _askable(r: Record, subject_key: str) -> list[tuple[str, str]]:
@@ -223,6 +228,8 @@ def segment_fields(text: str) -> tuple[tuple[str, str], ...]:
     (('name', 'Ohio Wire & Cable'), ('price', '$5.30/kg'), ('MOQ', '10 kg'))
     >>> segment_fields("Additional results: 6) MicroMetals - $5.30/kg, MOQ 10kg.")
     (('name', 'MicroMetals'), ('price', '$5.30/kg'), ('MOQ', '10kg'))
+    >>> segment_fields("Population, percent change - April 1, 2020 (estimates base) to July 1, 2022")
+    ()
     """
     parts = [p.strip() for p in _SEGMENT_SPLIT.split(_NUMBERING.sub("", text)) if p.strip()]
     if len(parts) < 2 or len(parts[0]) > 60:
@@ -234,7 +241,8 @@ def segment_fields(text: str) -> tuple[tuple[str, str], ...]:
         m = _LABELLED.match(p)
         if kinds[:1] == ["money"] and len(kinds) == 1:
             fields.append(("price", p))
-        elif m and not m.group(1).lower().startswith(("up", "was", "in")):
+        elif m and "date" not in kinds and not m.group(1).lower().startswith(("up", "was", "in")):
+            # "MOQ 10 kg" is a label and its value; "April 1" is a date, not a field "April"
             fields.append((m.group(1).strip(), m.group(2).strip()))
     return tuple(fields) if len(fields) > 1 else ()
 
