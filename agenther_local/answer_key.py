@@ -25,7 +25,7 @@ class KeyGoal:
     kind: str                # "valid" or the invalid kind
     why: str
     traj: Trajectory
-    achieved: tuple[str, ...]   # the rater's evidence quotes
+    achieved: tuple[str, ...]   # the rater's achieved facts, each with its evidence quote
 
 
 def _matches(traj: Trajectory, entry: dict[str, Any]) -> bool:
@@ -65,7 +65,8 @@ def load_key(key_files: Iterable[Path], fixtures: Path) -> tuple[list[KeyGoal], 
                 missing.append(f"{name}: {len(found)} matching runs")
                 continue
             traj = found[0]
-            quotes = tuple(str(a.get("evidence", "")) for a in e.get("achieved", []))
+            # each achieved fact as the rater wrote it, with the tool-output quote it rests on
+            quotes = tuple(f'{a.get("fact", "")} \n {a.get("evidence", "")}' for a in e.get("achieved", []))
             for g in e.get("valid_goals", []):
                 text = g if isinstance(g, str) else g.get("goal", "")
                 goals.append(KeyGoal(name, text, True, "valid", "", traj, quotes))
