@@ -163,8 +163,10 @@ JURY_PRESETS: dict[str, dict] = {
     # Stages 1-2 rule-based: on examples/demo.jsonl the 0.5B extractor gave 0 verified facts in
     # 10 runs (every quote missing from its observation) and the 0.5B detector typed 8 of 10
     # runs "tool_error"; the rules cost no model call.
-    # Goals from plans only (bench/pipeline.py, fast, no cache, demo + 42 tau-bench failures: the
-    # free-text fallback added 0 accepted goals to the 37 the plans give, and took most of the time).
+    # Goals from plans only, reworded by the 0.5B (bench/pipeline.py, fast, no cache, demo + 42
+    # tau-bench failures: the free-text fallback added 0 accepted goals to the 37 the plans
+    # give, and took most of the time). The 1.5B self-check above is asked only when free-text
+    # drafts are turned on (`[relabel] writer_fallback`, `--writer`).
     "fast": {"writer": "qwen2.5-coder-0.5b", "self_check": "qwen2.5-coder-1.5b", "rule": "majority",
              "jurors": [], "stages": "rule", "writer_fallback": False},
     # Measured (bench/label_quality.py, 146 pairs of 5 kinds, README table): Qwen-1.5B@verify is
