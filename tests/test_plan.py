@@ -320,11 +320,18 @@ def test_a_question_sample_keeps_only_the_steps_its_answer_needs():
     assert shaped.steps_dropped == (0, 1) and shaped.final_answer_rewritten
     assert all(s.thought == "" for s in shaped.traj.steps)
     assert "68" in shaped.traj.final_answer and "228.1" in shaped.traj.final_answer
-    # a value the goal does not give and no earlier output shows (a free-text query): kept as run
+    # a free-text search query starts the chain: the search, then the page its result linked;
+    # the other supplier page the run opened in between is dropped
     t1 = demo_record("demo01_copper_wire")
     rl1 = relabel_from_plans(t1, PROMPTS, RelabelConfig(paraphrase=False))
     s1 = shape_sample(t1, rl1.goal, rl1.accepted_attempt.verification.to_dict(), PROMPTS)
-    assert s1.steps_dropped == () and [s.action for s in s1.traj.steps] == [s.action for s in t1.steps[:3]]
+    assert s1.steps_dropped == (1,) and [s.action_input for s in s1.traj.steps] == \
+        [t1.steps[0].action_input, t1.steps[2].action_input]
+    # a value of the original request no output shows (demo04's forecast date): kept as run
+    t4 = demo_record("demo04_weather_weekend")
+    rl4 = relabel_from_plans(t4, PROMPTS, RelabelConfig(paraphrase=False))
+    s4 = shape_sample(t4, rl4.goal, rl4.accepted_attempt.verification.to_dict(), PROMPTS)
+    assert s4.steps_dropped == () and len(s4.traj.steps) == 4
 
 
 def test_a_goal_of_writes_is_never_thinned():

@@ -13,8 +13,10 @@ An accepted goal is bound to calls and records of the run (stages/verify.py). Th
   call was made with, when every value of every kept call is given so (by the goal or by a
   kept output). A run that searched for something else first ("flights BOS-DEN under $250",
   then the fare of DL 2210) then teaches the direct lookup the goal asks for, not the
-  searches of another request. When a kept call holds a value neither the goal nor any
-  earlier output gives (a free-text query), the steps stay as they were. Thoughts of steps
+  searches of another request. A free-text value (a search query of 3 words or more) need
+  not come from anywhere: its call starts the chain. When a kept call holds another value
+  neither the goal nor any earlier output gives (a date of the original request), the steps
+  stay as they were. Thoughts of steps
   after a dropped one are emptied (they may reason about what was dropped). Runs with writes
   are never thinned: their reads and confirmations before a write are part of doing it.
 The rejected side of a DPO pair keeps the original trajectory (formats/dpo.py). What was cut
@@ -33,6 +35,9 @@ from ..prompts import Prompts
 from ..trajectory import Trajectory
 
 MAX_RESULT_CHARS = 300     # of a call's result quoted in a written confirmation
+# A call value of this many words is free text the agent wrote (a search query), not a value
+# that must come from the goal or an output: "bare copper wire supplier price per kg".
+FREE_TEXT_WORDS = 3
 
 
 @dataclass(frozen=True)
@@ -82,6 +87,8 @@ def needed_steps(traj: Trajectory, goal: str, bound: list[int]) -> list[int] | N
                 continue
             src = next((j for j in range(i - 1, -1, -1) if says(traj.steps[j].observation, v)), None)
             if src is None:
+                if len(v.split()) >= FREE_TEXT_WORDS:
+                    continue      # the agent's own wording (a search query): its call starts the chain
                 return None
             if src not in kept:
                 kept.add(src)
