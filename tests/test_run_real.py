@@ -85,10 +85,10 @@ def test_manifest_records_models_templates_and_thresholds(demo_run):
 
 @pytest.fixture(scope="module")
 def permissive_run(demo_run, tmp_path_factory):
-    """The first three demo runs with every juror's θ at 0: drafts that pass the gates and the
-    evidence checks are accepted, so the accepted-sample checks below always have samples
-    (at its calibrated θ the fast jury accepts 2 of the 12, demo10 and demo11, not among these). The writer's calls repeat
-    the demo run's, so they come from the call cache."""
+    """The first three demo runs with every juror's θ at 0, so the accepted-sample checks below
+    always have samples whatever a judge would say (the fast preset builds their goals from
+    plans; a θ matters only for free-text drafts). The writer's calls repeat the demo run's,
+    so they come from the call cache."""
     out = tmp_path_factory.mktemp("permissive")
     subset = out / "in.jsonl"
     subset.write_text("".join(DEMO.read_text().splitlines(keepends=True)[:3]))
