@@ -10,6 +10,8 @@ A step's `role` says where its observation came from:
 """
 from __future__ import annotations
 
+import dataclasses
+
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -61,6 +63,11 @@ class Trajectory:
         if self.success is not None:
             return self.success
         return self.reward is not None and self.reward >= 1.0
+
+    def upto(self, n: int) -> "Trajectory":
+        """The run's first `n` steps with no final message: what a sample cut after step n - 1
+        shows before its answer is written from the evidence."""
+        return dataclasses.replace(self, steps=self.steps[:n], final_answer="")
 
     @property
     def evidence_steps(self) -> list[tuple[int, Step]]:

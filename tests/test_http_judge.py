@@ -65,13 +65,19 @@ def test_p_yes_over_http_is_a_probability(server):
     assert j.p_yes(r).p_yes == pytest.approx(s.p_yes, abs=1e-6)   # temperature 0: repeatable
 
 
+# A small goal schema and a relabel prompt about RUN, shared by the constrained-JSON tests.
+GOAL_SCHEMA = {"type": "object", "properties": {"goal": {"type": "string", "maxLength": 80}, "valid": {"type": "boolean"}},
+               "required": ["goal", "valid"]}
+
+
+def relabel_prompt():
+    return Prompts().render("relabel", traj=RUN, outcome={"facts": [{"text": "Paris: 2,102,650 residents (2023)"}]},
+                            original_goal=RUN.goal)
+
+
 def test_constrained_json_over_http_parses(server):
     j = HttpJudge("smollm2-http", server, "smollm2")
-    schema = {"type": "object", "properties": {"goal": {"type": "string", "maxLength": 80}, "valid": {"type": "boolean"}},
-              "required": ["goal", "valid"]}
-    r = Prompts().render("relabel", traj=RUN, outcome={"facts": [{"text": "Paris: 2,102,650 residents (2023)"}]},
-                         original_goal=RUN.goal)
-    g = j.generate_json(r, schema, 0.3, 1, 80)
+    g = j.generate_json(relabel_prompt(), GOAL_SCHEMA, 0.3, 1, 80)
     assert g.error is None, g.text
     assert set(g.data) == {"goal", "valid"} and isinstance(g.data["valid"], bool)
 
@@ -80,11 +86,7 @@ def test_a_draft_cut_by_the_server_says_so(server):
     """Five tokens cannot hold this JSON: the server stops at the limit, and the judge reports a
     cut (finish "length"), not a bare parse error."""
     j = HttpJudge("smollm2-http", server, "smollm2")
-    schema = {"type": "object", "properties": {"goal": {"type": "string", "maxLength": 80}, "valid": {"type": "boolean"}},
-              "required": ["goal", "valid"]}
-    r = Prompts().render("relabel", traj=RUN, outcome={"facts": [{"text": "Paris: 2,102,650 residents (2023)"}]},
-                         original_goal=RUN.goal)
-    g = j.generate_json(r, schema, 0.3, 1, 5)
+    g = j.generate_json(relabel_prompt(), GOAL_SCHEMA, 0.3, 1, 5)
     assert g.finish == "length" and g.data is None
     assert g.error == "cut at the token budget of 5 before the JSON closed"
 

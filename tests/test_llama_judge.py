@@ -83,6 +83,19 @@ def assert_fits_relabel_schema(d: dict) -> None:
     assert list(d)[0] == "goal"                       # the goal is written before what it cites
 
 
+def test_the_schema_check_refuses_facts_outside_the_schemas_item_bounds():
+    """The check the real-model tests apply to each draft can fail: a constraint citing no fact,
+    or more facts than the schema allows (what a grammar without minItems/maxItems would let a
+    model write), is refused."""
+    facts_max = SCHEMA["properties"]["constraints"]["items"]["properties"]["facts"]["maxItems"]
+    good = {"goal": "g", "constraints": [{"part": "p", "facts": [1]}], "valid": True, "rationale": "r"}
+    assert_fits_relabel_schema(good)
+    for facts in ([], list(range(1, facts_max + 2))):
+        bad = {**good, "constraints": [{"part": "p", "facts": facts}]}
+        with pytest.raises(AssertionError):
+            assert_fits_relabel_schema(bad)
+
+
 def test_constrained_json_is_never_cut_and_what_closes_fits_its_schema(judge, prompts):
     """Properties, whatever text this machine's build samples (issue 18: on an AVX-512 CPU the
     writer looped until the old 400-token cap): every draft either closes its JSON within the

@@ -37,10 +37,9 @@ def verify(goal, path, rid, source_format, model, as_json, steps):
         load, _ = judge_loader(cfg, None)
         juror = make_juror(load, model, "constraint", cfg)
     if steps is not None:
-        import dataclasses
         if steps > len(traj.steps):
             raise AgentherError(f"--steps {steps}: run '{traj.id}' in {path} has only {len(traj.steps)} steps")
-        traj = dataclasses.replace(traj, steps=traj.steps[:steps], final_answer="")
+        traj = traj.upto(steps)
     v = verify_goal(goal, traj, juror, answer_written=steps is not None)
     if as_json:
         click.echo(json.dumps(v.to_dict(), ensure_ascii=False))

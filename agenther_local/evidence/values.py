@@ -38,6 +38,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any, Iterator
 
 KINDS = ("number", "money", "date", "time", "quoted", "code", "entity", "email", "url", "path")
 
@@ -892,3 +893,19 @@ def find_in_text(specific: Specific, text: str) -> tuple[int, int] | None:
     (16, 38)
     """
     return IndexedText(text).find(specific)
+
+
+def json_leaves(value: Any, path: str = "") -> Iterator[tuple[str, Any]]:
+    """(path, value) of every scalar in parsed JSON, in document order.
+
+    >>> list(json_leaves({"a": [1, {"b": None}], "c": "x"}))
+    [('a[0]', 1), ('a[1].b', None), ('c', 'x')]
+    """
+    if isinstance(value, dict):
+        for k, v in value.items():
+            yield from json_leaves(v, f"{path}.{k}" if path else str(k))
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            yield from json_leaves(v, f"{path}[{i}]")
+    else:
+        yield path, value

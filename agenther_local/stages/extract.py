@@ -17,9 +17,10 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from typing import Any, Iterator, Protocol
+from typing import Any, Protocol
 
 from ..config import DetectConfig
+from ..evidence.values import json_leaves
 from ..judges.base import Judge
 from ..judges.context import fit
 from ..judges.generation import fit_budget
@@ -72,17 +73,6 @@ def quote_occurs(quote: str, observation: str) -> bool:
     return bool(q) and q in _norm(observation)
 
 
-def _leaves(value: Any, path: str = "") -> Iterator[tuple[str, Any]]:
-    if isinstance(value, dict):
-        for k, v in value.items():
-            yield from _leaves(v, f"{path}.{k}" if path else str(k))
-    elif isinstance(value, list):
-        for i, v in enumerate(value):
-            yield from _leaves(v, f"{path}[{i}]")
-    else:
-        yield path, value
-
-
 def _json_facts(obs: str, step: int) -> list[Fact] | None:
     try:
         data = json.loads(obs)
@@ -91,7 +81,7 @@ def _json_facts(obs: str, step: int) -> list[Fact] | None:
     if not isinstance(data, (dict, list)):
         return None
     facts = []
-    for path, v in _leaves(data):
+    for path, v in json_leaves(data):
         if v is None or isinstance(v, bool) or v == "":
             continue
         raw = str(v)

@@ -73,9 +73,7 @@ class GoalPlan:
     def run_seen(self, traj: Trajectory) -> Trajectory:
         """The run the plan is verified against: the whole run, or its steps up to the plan's
         last one with no final message (the sample's is written from the evidence)."""
-        if self.prefix is None:
-            return traj
-        return dataclasses.replace(traj, steps=traj.steps[: self.prefix], final_answer="")
+        return traj if self.prefix is None else traj.upto(self.prefix)
 
 
 def human(key: str) -> str:

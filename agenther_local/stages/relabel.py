@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..config import EvidenceConfig, GateConfig, RelabelConfig
-from ..embeddings import Embedder
+from ..embeddings import Embedder, cosine
 from ..judges.base import Generation, Judge
 from ..judges.context import fit
 from ..judges.generation import fit_budget
@@ -359,8 +359,6 @@ def _near_duplicate(bound: frozenset[str], form: tuple | None, vector: Any, kept
                     max_cosine: float) -> str:
     """Why a goal repeats one already kept ('' if it does not): the same bindings, the same
     question asked of another item of the same list, or wording within `max_cosine` of it."""
-    from ..embeddings import cosine
-
     for other in kept:
         if bound == other.bound:
             return f"bound to the same calls and records as {other.goal!r}"

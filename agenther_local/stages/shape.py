@@ -31,6 +31,7 @@ from typing import Any
 
 from ..evidence.grounding import check_grounding
 from ..evidence.model import written_arguments
+from ..evidence.values import json_leaves
 from ..prompts import Prompts
 from ..trajectory import Trajectory
 
@@ -55,16 +56,6 @@ class Shaped:
                 "steps_dropped": list(self.steps_dropped)}
 
 
-def _scalars(value: Any) -> list[str]:
-    if isinstance(value, dict):
-        return [x for v in value.values() for x in _scalars(v)]
-    if isinstance(value, list):
-        return [x for v in value for x in _scalars(v)]
-    if value is None or isinstance(value, bool):
-        return []
-    return [str(value).strip()] if str(value).strip() else []
-
-
 def needed_steps(traj: Trajectory, goal: str, bound: list[int]) -> list[int] | None:
     """The steps a question's sample needs: the bound steps, and for each value a kept call
     was made with that the goal does not state, the latest earlier step whose output shows it.
@@ -82,7 +73,10 @@ def needed_steps(traj: Trajectory, goal: str, bound: list[int]) -> list[int] | N
     kept, todo = set(bound), sorted(bound, reverse=True)
     while todo:
         i = todo.pop(0)
-        for v in _scalars(traj.steps[i].action_input):
+        for _, leaf in json_leaves(traj.steps[i].action_input):
+            v = "" if leaf is None or isinstance(leaf, bool) else str(leaf).strip()
+            if not v:
+                continue
             if says(goal, v):
                 continue
             src = next((j for j in range(i - 1, -1, -1) if says(traj.steps[j].observation, v)), None)
