@@ -27,6 +27,14 @@ class Journal:
     def exists(self) -> bool:
         return self.path.exists() and self.path.stat().st_size > 0
 
+    def header(self) -> dict[str, Any]:
+        """The header line ({} for no journal yet); a bad one raises as reading does."""
+        if not self.exists():
+            return {}
+        next(self._lines(), None)          # checks format and version
+        with open(self.path, "rb") as f:
+            return json.loads(f.readline().decode("utf-8", errors="replace"))
+
     def read(self) -> Iterator[dict[str, Any]]:
         """Entries after the header. A torn last line (killed mid-write) is ignored."""
         for _, line in self._lines():

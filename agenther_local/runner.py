@@ -61,6 +61,8 @@ class Summary:
     detected: dict[str, str] = field(default_factory=dict)
     interrupted: bool = False
     lost_drafts: dict[str, int] = field(default_factory=dict)   # writer drafts cut / degenerate (redrawn)
+    # "section.key" of each setting the resumed journal's run had otherwise (its decisions stand)
+    resumed_with_other_config: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return self.__dict__.copy()
@@ -90,6 +92,21 @@ def iter_inputs(opts: RunOptions, summary: Summary) -> Iterator[tuple[str, Traje
             msg = str(e)
             prefix = f"{path}: "
             yield str(path), RecordError("file", msg[len(prefix):] if msg.startswith(prefix) else msg, str(path))
+
+
+def config_changes(before: dict[str, Any], now: dict[str, Any]) -> list[str]:
+    """"section.key" of every setting that differs between two `Config.to_dict()`s (a setting
+    one of them lacks, from an older or newer version, counts).
+
+    >>> config_changes({"relabel": {"a": 1, "b": [1]}}, {"relabel": {"a": 2, "b": (1,), "c": 0}})
+    ['relabel.a', 'relabel.c']
+    """
+    norm = json.loads(json.dumps(before)), json.loads(json.dumps(now))
+    out = []
+    for section in sorted(set(norm[0]) | set(norm[1])):
+        a, b = norm[0].get(section) or {}, norm[1].get(section) or {}
+        out += [f"{section}.{k}" for k in sorted(set(a) | set(b)) if a.get(k, ...) != b.get(k, ...)]
+    return out
 
 
 def rejection_key(entry: dict[str, Any]) -> str:
@@ -284,6 +301,7 @@ def run(opts: RunOptions, cfg: Config, pipeline: Any, describe: dict[str, Any],
                                 "or choose another OUTDIR")
         done = {e["key"] for e in journal.read()}
         summary.resumed = len(done)
+        summary.resumed_with_other_config = config_changes(journal.header().get("config") or {}, cfg.to_dict())
     journal.open({"config": cfg.to_dict(), "started": time.strftime("%Y-%m-%dT%H:%M:%S")})
     seen_ids: dict[str, str] = {}
     wanted: dict[str, int] = {}      # key -> position in the input

@@ -387,3 +387,19 @@ def test_a_write_nothing_names_gets_no_request_and_its_prefix_is_planned_instead
     assert len(ev.succeeded_writes) == 2
     plans = plan_goals(t, ev)
     assert [p.prefix for p in plans] == [1] and "reproduce.py" in render_goal(plans[0], PROMPTS)
+
+
+def test_resuming_a_journal_of_other_settings_says_so(tmp_path):
+    """A re-run into an OUTDIR keeps the journal's decisions; when they were made with other
+    settings (an upgrade, another flag), the run says which and how to decide them again."""
+    from click.testing import CliRunner
+    from agenther_local.cli import cli
+    from agenther_local.cli import commands  # noqa: F401
+    demo, out = str(ROOT / "examples" / "demo.jsonl"), tmp_path / "o"
+    args = ["run", demo, "-o", str(out), "--rule-based", "--no-report", "--quiet", "--no-cache"]
+    assert CliRunner().invoke(cli, args).exit_code == 0
+    same = CliRunner().invoke(cli, args)
+    assert same.exit_code == 0 and "resumed: 12" in same.stdout and "other settings" not in same.stderr
+    other = CliRunner().invoke(cli, args + ["--goals-per-run", "2"])
+    assert other.exit_code == 0 and "resumed: 12" in other.stdout
+    assert f"note: they were decided with other settings (relabel.goals_per_run); delete {out}" in other.stderr

@@ -28,6 +28,11 @@ def print_summary(s, outdir: Path) -> None:
     click.echo(line)
     if s.resumed:
         click.echo(f"resumed: {s.resumed} record(s) taken from the journal")
+    if s.resumed and s.resumed_with_other_config:
+        changed = s.resumed_with_other_config
+        click.echo(f"  note: they were decided with other settings ({', '.join(changed[:4])}"
+                   f"{f' and {len(changed) - 4} more' if len(changed) > 4 else ''}); delete {outdir} "
+                   "or choose another OUTDIR to decide them again", err=True)
     for path, fmt in s.detected.items():
         click.echo(f"  {path}: detected format {fmt}")
     if s.per_type:
