@@ -18,10 +18,16 @@ GPU ?=
 ifneq ($(filter-out cuda metal,$(GPU)),)
 $(error GPU must be cuda or metal, got '$(GPU)')
 endif
-LLAMA_CMAKE_ARGS := $(strip $(CMAKE_ARGS) $(if $(PORTABLE),-DGGML_NATIVE=OFF) \
+# AMX is never compiled in: llama.cpp's AMX matrix kernels segfault on the first decode on
+# virtualised AMX hosts (seen here on a Xeon with amx_int8, in `Llama.eval`; llama.cpp issue
+# 20824); its code is built only when the compiler defines __AMX_INT8__, which -mno-amx-int8
+# turns off whatever -march=native finds. x86-64 only: other compilers' targets lack the flag.
+NO_AMX := $(if $(filter x86_64,$(shell uname -m)),-DCMAKE_C_FLAGS=-mno-amx-int8 -DCMAKE_CXX_FLAGS=-mno-amx-int8)
+LLAMA_CMAKE_ARGS := $(strip $(CMAKE_ARGS) $(NO_AMX) $(if $(PORTABLE),-DGGML_NATIVE=OFF) \
   $(if $(filter cuda,$(GPU)),-DGGML_CUDA=on) $(if $(filter metal,$(GPU)),-DGGML_METAL=on))
 LLAMA_FLAVOUR := $(if $(PORTABLE),portable,native)$(if $(GPU),-$(GPU))$(if $(strip $(CMAKE_ARGS)),-custom)
-LLAMA_STAMP := $(VENV)/.llama-$(LLAMA_FLAVOUR)
+# -noamx: a venv built before AMX was turned off is rebuilt once by `llama-build`.
+LLAMA_STAMP := $(VENV)/.llama-$(LLAMA_FLAVOUR)-noamx
 LLAMA_PIN := $(shell grep -o 'llama-cpp-python==[0-9.]*' pyproject.toml | head -1)
 NO_CACHE := $(if $(filter native,$(LLAMA_FLAVOUR)),,--no-cache-dir)
 # The resume test also runs with a busy process on the same cores (tests/under_load.py), to
