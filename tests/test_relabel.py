@@ -45,9 +45,9 @@ RUN = Trajectory(
 OUTCOME = extract_outcome(RUN, RuleExtractor(), Config().detect)
 
 # A goal the run fully satisfies: its one specific ("10 kg") is in a tool output.
-GOOD = "Compare small-lot copper wire suppliers by price per kg and report the cheapest one with an MOQ of 10 kg"
+GOOD = "Compare wire suppliers by price per kg and report the cheapest one with an MOQ of 10 kg"
 GOOD_2 = "What does Ohio Wire & Cable charge per kg, and what is its MOQ?"
-GOOD_3 = "What does Rhein Kupfer GmbH charge per kg, $5.85, and where does it ship from?"
+GOOD_3 = "What does Rhein Kupfer GmbH charge per kg, $5.85, and what is its MOQ?"
 
 
 def draft(goal: str, valid: bool = True) -> dict:

@@ -90,7 +90,9 @@ def test_a_name_no_value_matches_goes_to_one_narrow_question_about_its_record():
     v = verify_goal("What does the Lisbon Aurora hotel cost per night, $140?", HOTEL, j)
     (c,) = v.constraints
     assert c.method == "narrow_question" and c.holds and v.accepted
-    assert c.open_names == ("Lisbon Aurora",)
+    # the unmatched name and the word no rule accounts for ("per night": the record says no such thing)
+    assert c.open_names == ("Lisbon Aurora", "night")
+    assert {w["text"]: w["how"] for w in c.words}["night"] == "question"
     # the question shows the ONE bound record, not the other hotel
     (call,) = fake.history
     assert "Hotel Aurora Lisboa" in call.user and "Casa Azul" not in call.user

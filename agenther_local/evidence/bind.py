@@ -13,17 +13,22 @@ Rules (each failing binding names the rule):
 - `unmatched`: a value no tool output (and no succeeded write) shows;
 - `unverifiable`: a qualifier with no rule (evidence/qualifiers.py), or a lookup clause with
   no value to check and no model to ask;
+- `unaccounted`: bound, but a word of the clause that no rule of evidence/accounting.py accounts
+  for (closed world: "prosecco" next to a bound "absinthe"); a narrow question may still decide
+  it (stages/verify.py);
+- `context`: a clause that is user context only ("I live near Princeton"): it claims nothing;
 - `omits_write`: a succeeded write whose target no clause asks for.
 """
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Callable, Sequence
 
+from .accounting import Accounting, account_clause, standalone_context, stem
 from .actions import Action, name_words
 from .values import paths_in
-from .claims import Clause, asked_missing, call_matches_verb, families_of, split_clauses
+from .claims import Clause, asked_missing, call_matches_verb, context_spans, families_of, split_clauses
 from .model import Match, RunEvidence, call_record, match_in_scope
 from .qualifiers import bound_holds, check_qualifiers, comparison_bounds
 from .records import Record
@@ -33,13 +38,14 @@ NARROW_KINDS = ("entity", "code")   # codes only when they hold no digit ("SEA",
 
 
 def is_narrow(s: Specific) -> bool:
-    """May a model decide this value? Names and letter codes yes; numbers, dates, ids never.
+    """May a model decide this value? Names and letter codes yes; numbers, dates, ids, and names
+    that hold a number ("the 2015 French Open") never.
 
     >>> from .values import extract_specifics
     >>> [is_narrow(x) for x in extract_specifics("Fly DL2210 from Boston (SEA) for $5")]
     [False, True, True, False]
     """
-    return s.kind in NARROW_KINDS and not (s.kind == "code" and any(ch.isdigit() for ch in s.text))
+    return s.kind in NARROW_KINDS and not any(ch.isdigit() for ch in s.text)
 
 
 @dataclass(frozen=True)
@@ -52,6 +58,15 @@ class Binding:
     record: Record | None = None
     matches: tuple[Match, ...] = ()
     open_names: tuple[Specific, ...] = ()     # unmatched names a narrow question may still decide
+    accounting: Accounting | None = None      # how each word of the clause was accounted for
+
+    @property
+    def open_words(self) -> tuple[str, ...]:
+        """The words a narrow question must decide: unmatched names and unaccounted words."""
+        words = [s.text for s in self.open_names]
+        if self.accounting is not None and (self.rule == "unaccounted" or self.open_names):
+            words += [w.text for w in self.accounting.unaccounted if not any(w.text in n for n in words)]
+        return tuple(words)
 
     @property
     def bound_to(self) -> dict[str, Any] | None:
@@ -66,7 +81,8 @@ class Binding:
         return {"clause": self.clause.text, "type": self.clause.kind, "verb": self.clause.verb,
                 "holds": self.holds, "rule": self.rule, "detail": self.detail, "bound_to": self.bound_to,
                 "values": [m.to_dict() for m in self.matches],
-                "open_names": [s.text for s in self.open_names]}
+                "open_names": [s.text for s in self.open_names],
+                "words": self.accounting.to_list() if self.accounting is not None else []}
 
 
 def _call_families(a: Action) -> list[str]:
@@ -85,6 +101,31 @@ def _elsewhere(ev: RunEvidence, values: Sequence[Specific]) -> bool:
     return all(ev.find_record([v], join=False)[1] is not None for v in values)
 
 
+# Values a call's result may supply by itself: what the system computed (an amount charged or
+# refunded) or created (the new reservation's id). Anything else that describes the change
+# (cabin, flights, passengers, bags, payment, file content) must be in the arguments.
+_RESULT_KINDS = ("money", "code")
+
+
+def match_call(values: Sequence[Specific], a: Action, ev: RunEvidence, goal: str = "") -> list[Match]:
+    """Each value matched in what the write `a` did (evidence/model.py `call_scope`), its result
+    supplying only `_RESULT_KINDS`; else in the object it changed as the run read it before
+    (fields the call did not set: "my one-way ATL→PHL reservation"), or, after "from", the old
+    value of a field it set ("from business to economy")."""
+    scope = ev.call_scope(a)
+    args = [r for r in scope if r.kind == "call" or r.step != a.step]
+    out = []
+    for v, m in zip(values, match_in_scope(values, scope, goal)):
+        if m.found and m.record.step == a.step and m.record.kind != "call" and v.kind not in _RESULT_KINDS:
+            m = match_in_scope([v], args, goal)[0]
+        if not m.found:
+            m = match_in_scope([v], ev.before_state(a), goal)[0]
+        if not m.found and re.search(r"(?i)\bfrom\s+(?:the\s+|my\s+)?$", goal[max(0, v.start - 12):v.start]):
+            m = match_in_scope([v], ev.before_state(a, changed=True), goal)[0]
+        out.append(m)
+    return out
+
+
 def bind_action(c: Clause, ev: RunEvidence, values: Sequence[Specific], goal: str = "",
                 used: frozenset[int] = frozenset()) -> Binding:
     """Bind to ONE succeeded write matching the verb and holding every value; among several,
@@ -96,7 +137,7 @@ def bind_action(c: Clause, ev: RunEvidence, values: Sequence[Specific], goal: st
                   key=lambda a: (-len(words & {w.rstrip("s") for w in name_words(a.name)}), a.step in used, a.step))
     best: tuple[int, Action | None, list[Match]] = (-1, None, [])
     for a in done:
-        ms = match_in_scope(values, ev.call_scope(a), goal)
+        ms = match_call(values, a, ev, goal)
         n = sum(m.found for m in ms)
         if n > best[0]:
             best = (n, a, ms)
@@ -186,7 +227,10 @@ def bind_goal(goal: str, ev: RunEvidence, require_all_writes: bool = True) -> li
     used: set[int] = set()
     for i, c in enumerate(clauses):
         values = parts[i][0]
-        if c.kind == "action":
+        ctx = standalone_context(c)
+        if ctx is not None:
+            out[i] = Binding(c, True, "context", "user context: it claims nothing about the run", accounting=ctx)
+        elif c.kind == "action":
             out[i] = bind_action(c, ev, values, goal, frozenset(used))
             if out[i].holds and out[i].call is not None:
                 used.add(out[i].call.step)
@@ -219,10 +263,48 @@ def bind_goal(goal: str, ev: RunEvidence, require_all_writes: bool = True) -> li
             q = _check(b, parts[i][1], ev)
             if q is not None:
                 b = Binding(c, False, "unverifiable", q, b.call, b.record, b.matches)
-        final.append(b)
+        final.append(_accounted(b, ev, tuple(v.text for _, v in parts[i][1])))
     if require_all_writes:
         final += _omitted_writes(goal, ev, final)
     return final
+
+
+def _accounted(b: Binding, ev: RunEvidence, bound_texts: tuple[str, ...]) -> Binding:
+    """The binding with its word accounting; a bound clause with a word no rule accounts for
+    no longer holds by itself (a narrow question may decide it), and one a rule decided
+    against ("my existing reservation" for a new booking) fails."""
+    if b.accounting is not None or (b.record is None and b.call is None):
+        return b
+    acc = account_clause(b, ev, bound_texts)
+    if b.holds and acc.failure:
+        rule, why = acc.failure
+        return replace(b, holds=False, rule=rule, detail=why, accounting=acc)
+    if b.holds and acc.unaccounted and b.call is not None:
+        failed = _failed_with(b.call, [w.text for w in acc.unaccounted], ev)
+        if failed is not None:
+            return replace(b, holds=False, rule="action_not_done", accounting=acc,
+                           detail=f"{', '.join(repr(w.text) for w in acc.unaccounted)}: only in the arguments of the "
+                                  f"{failed.name} call at step {failed.step}, which {failed.status}; the one that "
+                                  f"succeeded (step {b.call.step}) did otherwise")
+    if b.holds and acc.unaccounted:
+        what = f"the {b.call.name} call at step {b.call.step}" if b.call is not None else \
+            f"record {b.record.path} of step {b.record.step}"
+        words = ", ".join(repr(w.text) for w in acc.unaccounted)
+        return replace(b, holds=False, rule="unaccounted", detail=f"{words}: no rule accounts for it in {what}",
+                       accounting=acc)
+    return replace(b, accounting=acc)
+
+
+def _failed_with(call: Action, words: Sequence[str], ev: RunEvidence) -> Action | None:
+    """A failed call of the same tool whose arguments hold one of `words` ("business" of the
+    failed upgrades beside the economy update that succeeded)."""
+    stems = {stem(w) for w in words}
+    for f in ev.writes:
+        if f.name == call.name and not f.succeeded:
+            held = {stem(w) for _, v in call_record(f).fields for w in re.findall(r"[A-Za-z]{2,}", v)}
+            if stems & held:
+                return f
+    return None
 
 
 # "activated on 2025-01-10", "born in 1955": a participle that says what a date or amount is.
@@ -281,7 +363,8 @@ def _inherit(c: Clause, i: int, clauses: Sequence[Clause], out: Sequence[Binding
 
 def _omitted_writes(goal: str, ev: RunEvidence, bindings: Sequence[Binding]) -> list[Binding]:
     """A succeeded write whose target no clause is bound to, and whose file the goal never names."""
-    covered = {b.call.target for b in bindings if b.call is not None and b.call.succeeded and b.holds}
+    # a clause bound to the call covers it, also while a narrow question has still to decide its words
+    covered = {b.call.target for b in bindings if b.call is not None and b.call.succeeded and (b.holds or b.open_words)}
     named = {p.rsplit("/", 1)[-1] for p in paths_in(goal)}
     out = []
     for a in ev.succeeded_writes:

@@ -179,6 +179,41 @@ def call_matches_verb(call_words: list[str], verb: str) -> bool:
     return any(w in names for w in call_words)
 
 
+def call_families(call_words: list[str]) -> set[str]:
+    """The verb families a call whose name has these words carries out.
+
+    >>> sorted(call_families(["update", "reservation", "flights"])), sorted(call_families(["cancel", "reservation"]))
+    (['update'], ['cancel'])
+    """
+    return {f for f, verbs in _FAMILIES.items() if set(verbs.split()) & set(call_words)}
+
+
+# User context that claims nothing about the run, by its form (evidence/accounting.py decides
+# whether it really names nothing the bound evidence holds): a reason or motive, to the end of
+# the clause; a fact of the user's life, to the next punctuation.
+_REASON = re.compile(r"(?i)\b(?:because|now that|given that|due to|in order to|so that|so (?:i|we) can|"
+                     r"since (?=(?:i|we|my|our|the|it|they|he|she)\b)|as (?=(?:i|we|my|our)\b))")
+_LIFE = re.compile(r"(?i)(?:^|(?<=[,;:(]\s)|(?<=\band\s))(?:i|we)(?:'m|'re| am| are)?\s+(?:live|living|work|working|"
+                   r"study|studying|based|moved|grew up|staying|come from|am from|'m from)\b[^,;:.?!()]*")
+
+
+def context_spans(text: str) -> list[tuple[int, int]]:
+    """Spans of `text` that may be user context: reasons and facts about the user's life.
+
+    >>> t = "Cancel S61CZX because my plans changed"
+    >>> [t[a:b] for a, b in context_spans(t)]
+    ['because my plans changed']
+    >>> t = "I live near Princeton, so Newark works too"
+    >>> [t[a:b] for a, b in context_spans(t)]
+    ['I live near Princeton']
+    >>> context_spans("Book a flight since May 2")
+    []
+    """
+    out = [(m.start(), len(text.rstrip(" .!?"))) for m in _REASON.finditer(text)][:1]
+    out += [(m.start(), m.end()) for m in _LIFE.finditer(text)]
+    return sorted(out)
+
+
 # What a question asks for, and what the record it is bound to must then hold.
 _ASK_DATE = re.compile(r"(?i)\b(?:when|what (?:date|year|day|month|time)|which (?:date|year|day|month))\b")
 _ASK_NUMBER = re.compile(r"(?i)\bhow (?:many|much|long|old|tall|big|far|high)\b")

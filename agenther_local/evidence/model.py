@@ -88,6 +88,7 @@ class RunEvidence:
         self.records: list[Record] = [r for rs in self.by_step.values() for r in rs]
         self._groups: dict[int, list[Record]] = {}     # id(record) -> the record and its joins
         self._scopes: dict[int, list[Record]] = {}     # step -> what the write call at it did
+        self._before: dict[tuple[int, bool], list[Record]] = {}
         self._by_id: dict[str, list[Record]] = {}
         for r in self.records:
             for i in r.own_ids:
@@ -158,6 +159,29 @@ class RunEvidence:
         self._scopes[a.step] = own + joined
         return self._scopes[a.step]
 
+    def before_state(self, a: Action, changed: bool = False) -> list[Record]:
+        """The object a write changed, as the run read it before the call: what describes it
+        ("my one-way ATL→PHL reservation"). Only the fields the call did not set, unless
+        `changed` ("from business to economy": the old value of a field it set).
+
+        Cached per call; empty for a write that names no id (a file edit, a new booking)."""
+        key = (a.step, changed)
+        hit = self._before.get(key)
+        if hit is not None:
+            return hit
+        target = norm_id(a.target.split(":", 1)[1]) if ":" in a.target else ""
+        out: list[Record] = []
+        if target:
+            set_keys = {_leaf(k) for k, _ in call_record(a).fields}
+            for r in self.records:
+                if r.step >= a.step or target not in r.ids:
+                    continue
+                fields = tuple((k, v) for k, v in r.fields if changed or _leaf(k) not in set_keys)
+                out.append(Record(r.step, r.start, r.end, r.path + " (before the call)", r.kind, fields,
+                                  fields_text(fields) if r.fields else r.text, r.ids, r.own_ids))
+        self._before[key] = out
+        return out
+
     def full_matches(self, values: Sequence[Specific]) -> list[tuple[list[Match], Record]]:
         """Every record that (with its joins) holds all `values`; records whose own identity is
         one of the values come first (the reservation itself before the profile listing it)."""
@@ -184,6 +208,11 @@ class RunEvidence:
                 if n == len(values):
                     break
         return best[1], best[2]
+
+
+def _leaf(key: str) -> str:
+    """The last name of a field path: "flights[0].date" -> "date"."""
+    return re.sub(r"\[\d*\]", "", key).rsplit(".", 1)[-1]
 
 
 def _without_lists(r: Record) -> Record:

@@ -20,7 +20,7 @@ import re
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Sequence
 
-from .claims import Clause
+from .claims import _QUALIFIER, Clause, context_spans
 from .values import Specific, _most_specific, _unit_hint_pattern, _units_compatible, extract_specifics
 
 if TYPE_CHECKING:
@@ -29,7 +29,8 @@ if TYPE_CHECKING:
 
 _COMPARATORS = {
     "after": ">", "later than": ">", "no earlier than": ">=", "not before": ">=", "over": ">",
-    "more than": ">", "above": ">", "at least": ">=", "no less than": ">=", "minimum of": ">=",
+    "more than": ">", "above": ">", "greater than": ">", "larger than": ">", "higher than": ">",
+    "greater than or equal to": ">=", "less than or equal to": "<=", "lower than": "<", "at least": ">=", "no less than": ">=", "minimum of": ">=",
     "before": "<", "earlier than": "<", "no later than": "<=", "not after": "<=", "under": "<",
     "less than": "<", "fewer than": "<", "below": "<", "at most": "<=", "no more than": "<=",
     "up to": "<=", "maximum of": "<=", "or less": "<=", "or fewer": "<=", "or more": ">=",
@@ -41,9 +42,11 @@ _CMP_AFTER = re.compile(r"(?i)^\s*(or less|or fewer|or more)\b")
 _NO = re.compile(r"\b(?:[Nn]o|without(?: any)?)\s+((?:checked\s+|extra\s+|travel\s+)?[a-z]+(?:\s+(?:or|and|nor)\s+[a-z]+)*)")
 _FALSY = frozenset(("", "no", "none", "false", "0", "null", "0.0", "[]", "n", "not"))
 _SUPER = re.compile(r"(?i)\b(cheapest|least expensive|lowest|highest|longest|shortest|largest|smallest|"
-                    r"earliest|latest|fewest|most|least|greatest|biggest)\b(?:\s+([a-z]+(?:\s+[a-z]+)?))?")
+                    r"earliest|latest|fewest|most|least|greatest|biggest|fastest|quickest|slowest)\b(?:\s+([a-z]+(?:\s+[a-z]+)?))?")
 _CHEAP_FIELDS = re.compile(r"(?i)price|cost|fare|amount|total|rate|fee")
 _TIME_FIELDS = re.compile(r"(?i)time|date|depart|start|at$")
+_DURATION = re.compile(r"(?i)duration|travel_?time|total_?time|elapsed|minutes|hours")
+_TOTAL_DURATION = re.compile(r"(?i)total_?(?:duration|travel_?time|time)")
 _UNVERIFIABLE = ("only", "just", "all", "every", "each", "both", "any", "none", "either", "neither", "if",
                  "unless", "whether", "within", "so that", "instead of", "rather than", "even if", "only if",
                  "cheaper", "lower", "higher", "longer", "shorter", "larger", "smaller", "faster", "earlier",
@@ -120,10 +123,13 @@ def bound_holds(op: str, bound: Specific, fields: list[tuple[str, str]]) -> bool
     if target is None:
         return False
     numeric = ("money", "number")
-    sym = {">": ">", ">=": ">", "<": "<", "<=": "<"}[op]
     for key_name, val in fields:
-        if re.search(rf"{re.escape(sym)}=?\s*{re.escape(bound.text.lstrip('$'))}(?![\d.])", val):
-            return True
+        # code that states the condition: with its strictness ("at least 30" is `>= 30`, never `> 30`)
+        stated = re.search(rf"([<>]=?)\s*{re.escape(bound.text.lstrip('$'))}(?![\d.])", val)
+        if stated:
+            if stated.group(1) == op:
+                return True
+            continue
         for e in extract_specifics(val):
             if e.kind != bound.kind and not (bound.kind in numeric and e.kind in numeric):
                 continue
@@ -173,6 +179,10 @@ def _superlative_holds(word: str, noun: str, b: "Binding", ev: "RunEvidence") ->
         pick, kinds = _CHEAP_FIELDS, ("money",)
     elif w in ("earliest", "latest"):
         pick, kinds = _TIME_FIELDS, ("time", "date")
+    elif w in ("fastest", "quickest", "slowest"):
+        # by a duration the records state; "counting layovers" needs a total that includes them
+        lowest = w != "slowest"
+        pick, kinds = (_TOTAL_DURATION if re.search(r"(?i)layover|stop|connection|wait", noun) else _DURATION), ("number", "time")
     else:
         stems = [x[:4] for x in re.findall(r"[a-z]+", noun.lower()) if len(x) > 2 and x not in ("one", "the")]
         if not stems:
@@ -222,7 +232,8 @@ def _superlative_holds(word: str, noun: str, b: "Binding", ev: "RunEvidence") ->
 
 _WORD_NUM = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9}
 # "all three of us", "both passengers", "just me": a count of the people a call or record holds.
-_PEOPLE = re.compile(r"(?i)\b(?:(?:all\s+(\w+)|both)(?:\s+of)?\s+(?:us|them|(?:the\s+)?(?:passengers|travell?ers|guests|people))"
+_PEOPLE = re.compile(r"(?i)\b(?:(?:all\s+(?P<n>\w+)|(?P<both>both)|the\s+(?P<k>two|three|four|five|six|seven|eight|nine|\d))"
+                     r"(?:\s+of)?\s+(?:us|them|(?:the\s+)?(?:passengers|travell?ers|guests|people))"
                      r"|(?:just|only)\s+(?:for\s+)?(?:me|myself))\b")
 _PEOPLE_LISTS = ("passe", "trave", "guest", "peopl", "membe", "occup")
 
@@ -232,9 +243,8 @@ def _people_rule(text: str, records) -> tuple[str, str | None]:
     from .model import list_count
     out = text
     for m in _PEOPLE.finditer(text):
-        word = (m.group(1) or "").lower()
-        want = 2 if m.group(0).lower().startswith("both") else (1 if m.group(1) is None else
-                                                                _WORD_NUM.get(word, int(word) if word.isdigit() else -1))
+        word = (m.group("n") or m.group("k") or "").lower()
+        want = 2 if m.group("both") else (1 if not word else _WORD_NUM.get(word, int(word) if word.isdigit() else -1))
         have = max(list_count(p, records)[0] for p in _PEOPLE_LISTS)
         if have != want:
             return out, f"{m.group(0)!r}: the bound {'record' if records else 'clause'} lists {have} people, not {want}"
@@ -260,25 +270,60 @@ def check_qualifiers(c: Clause, b: "Binding", bounds: Sequence[tuple[str, Specif
             return f"{m.group(0)!r}: no field of the bound {'call' if b.call else 'record'} says so"
         if not ok:
             return f"{m.group(0)!r}: the bound {'call' if b.call else 'record'} has a {m.group(1)!r} value"
+        text = _blank(text, m.start(), m.end())
     for m in _SUPER.finditer(text):
         word = m.group(1).lower()
         if word in ("most", "least") and not m.group(2):
             continue
-        if not _superlative_holds(word, m.group(2) or "", b, ev):
+        measure = m.group(2) or ""
+        if word in ("fastest", "quickest", "slowest"):
+            measure = text[m.end(1):]             # "..., counting layover time": what it compares on
+        if not _superlative_holds(word, measure, b, ev):
             return f"{m.group(0)!r}: no rule shows the bound record is the {word} of what the run saw"
+        text = _blank(text, m.start(), m.start() + len(m.group(1)))
     plain = text.lower()
     for q in sorted(_UNVERIFIABLE, key=len, reverse=True):
         if re.search(rf"(?<![\w'-]){re.escape(q)}(?![\w'-])", plain):
             return f"{q!r}: no rule checks it against the run"
+    # closed world: a qualifier no rule above decided (a comparator is decided with its bound)
+    for op, bound in bounds:
+        at = bound.start - c.start
+        m = _CMP.search(text[max(0, at - 30):max(0, at)]) if at > 0 else None
+        if m:
+            text = _blank(text, max(0, at - 30) + m.start(), at)
+        m2 = _CMP_AFTER.match(text[at + len(bound.text):]) if at >= 0 else None
+        if m2:
+            text = _blank(text, at + len(bound.text), at + len(bound.text) + m2.end())
+    for left in _QUALIFIER.finditer(text):
+        word = left.group()
+        if word[:1].isupper() and text[:left.start()].strip():
+            continue                # "No Good" in a title, not a negation
+        if word.lower() in _COMPARATOR_WORDS and not _VALUE_NEXT.match(text, left.end()):
+            continue                # "hand me over to", "after that": a preposition, not a bound
+        return f"{word!r}: no rule checks it against the run"
     return None
+
+
+# Comparators are qualifiers only before an amount, a count, a date or a time.
+_COMPARATOR_WORDS = frozenset("over under before after within more less fewer at most least up to no earlier later "
+                              "than".split()) | frozenset(_COMPARATORS)
+_VALUE_NEXT = re.compile(r"(?i)\s+(?:than\s+)?(?:the\s+|a\s+)?(?:[$€£]?\d|(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\b|"
+                         r"noon|midnight|one|two|three|four|five|six|seven|eight|nine|ten)")
+
+
+def _blank(text: str, a: int, b: int) -> str:
+    return text[:a] + " " * (b - a) + text[b:]
 
 
 def _without_values(c: Clause) -> str:
     """The clause with its values (names, titles) blanked: "Best Buy" and "What's Wrong With
-    Secretary Kim" hold no qualifier."""
+    Secretary Kim" hold no qualifier; and its user context ("because my plans changed"), whose
+    words evidence/accounting.py accounts for (a qualifier inside a reason stays unaccounted)."""
     chars = list(c.text)
     for v in c.values:
         a = v.start - c.start
         for i in range(max(0, a), min(len(chars), a + len(v.text))):
             chars[i] = " "
+    for a, b in context_spans(c.text):
+        chars[a:b] = " " * (b - a)
     return "".join(chars)

@@ -39,6 +39,9 @@ __all__ = ["Constraint", "Verification", "verify_goal", "is_narrow", "asked_ques
 
 SNIPPET = 60          # characters of context kept around a matched span
 MAX_EVIDENCE_CHARS = 1200
+# A narrow question reads the ONE bound record or call, cut to this (issue 22: under ~300
+# tokens, so the 1.5B answers in about a second or two on 2 cores).
+NARROW_EVIDENCE_CHARS = 900
 
 
 @dataclass(frozen=True)
@@ -48,7 +51,7 @@ class Constraint:
     kind: str                    # action | lookup | write | answer | superlative
     clause: str
     method: str                  # the rule: bound_call | bound_record | narrow_question | action_not_done |
-                                 # mixed_records | unmatched | unverifiable | omits_write | unanswered | partial_view
+                                 # mixed_records | unmatched | unverifiable | unaccounted | context | omits_write | unanswered | partial_view
     holds: bool
     evidence: tuple[dict[str, Any], ...]   # {"step", "text", "path", "span"} of the bound record or call
     detail: str
@@ -57,13 +60,14 @@ class Constraint:
     type: str = ""               # the clause type: action | lookup | qualifier | write | question
     bound_to: dict[str, Any] | None = None
     values: tuple[dict[str, Any], ...] = ()   # each value: found?, step, path, matched text
-    open_names: tuple[str, ...] = ()          # names a narrow question was (or could be) asked about
+    open_names: tuple[str, ...] = ()          # names and words a narrow question was (or could be) asked about
+    words: tuple[dict[str, Any], ...] = ()    # each content word: how it was accounted for (evidence/accounting.py)
 
     def to_dict(self) -> dict[str, Any]:
         d = {"text": self.text, "kind": self.kind, "type": self.type or self.kind, "clause": self.clause,
              "method": self.method, "rule": self.method, "holds": self.holds, "bound_to": self.bound_to,
              "values": list(self.values), "evidence": list(self.evidence), "detail": self.detail,
-             "facts": list(self.facts), "open_names": list(self.open_names)}
+             "facts": list(self.facts), "open_names": list(self.open_names), "words": list(self.words)}
         if self.p_yes is not None:
             d["p_yes"] = round(self.p_yes, 6)
         return d
@@ -192,7 +196,7 @@ def _snippet(text: str, start: int, end: int) -> str:
     return ("…" if a else "") + text[a:b] + ("…" if b < len(text) else "")
 
 
-def _bound_texts(b: Binding, ev: RunEvidence) -> list[dict[str, Any]]:
+def _bound_texts(b: Binding, ev: RunEvidence, budget: int = 0) -> list[dict[str, Any]]:
     """What the clause is bound to, as evidence entries: the record (with its joins) or the call."""
     if b.record is not None:
         group = ev.group(b.record)
@@ -200,28 +204,39 @@ def _bound_texts(b: Binding, ev: RunEvidence) -> list[dict[str, Any]]:
         group = ev.call_scope(b.call)
     else:
         return []
-    per = MAX_EVIDENCE_CHARS // max(1, min(3, len(group)))
+    per = (budget or MAX_EVIDENCE_CHARS) // max(1, min(3, len(group)))
     return [{"step": r.step, "path": r.path, "span": [r.start, r.end], "text": r.text[:per]} for r in group[:3]]
+
+
+def _words(b: Binding) -> tuple[dict[str, Any], ...]:
+    """The clause's content words with how each was accounted for (framing left out)."""
+    if b.accounting is None:
+        return ()
+    return tuple(w.to_dict() for w in b.accounting.words if w.how != "framing")
 
 
 def _constraint(b: Binding, ev: RunEvidence) -> Constraint:
     kind = b.clause.kind if b.clause.kind != "context" else "lookup"
     return Constraint(b.clause.text, kind, b.clause.text, b.rule, b.holds, tuple(_bound_texts(b, ev)), b.detail,
                       type=kind, bound_to=b.bound_to, values=tuple(m.to_dict() for m in b.matches),
-                      open_names=tuple(s.text for s in b.open_names))
+                      open_names=b.open_words, words=_words(b))
 
 
 def _narrow(b: Binding, ev: RunEvidence, juror: Juror, prompts: Prompts) -> Constraint:
-    """One yes/no question about the clause, over the ONE record or call it is bound to."""
-    evidence = [{"step": e["step"] + 1, "text": e["text"]} for e in _bound_texts(b, ev)]
+    """One yes/no question about the clause, over the ONE record or call it is bound to: it
+    decides the names no value matched and the words no rule accounted for."""
+    evidence = [{"step": e["step"] + 1, "text": e["text"]} for e in _bound_texts(b, ev, NARROW_EVIDENCE_CHARS)]
     score = juror.judge.p_yes(prompts.render("constraint", claim=b.clause.text, evidence=evidence))
     ok = score.p_yes >= juror.threshold
-    names = ", ".join(repr(s.text) for s in b.open_names)
+    names = ", ".join(repr(w) for w in b.open_words)
     c = _constraint(b, ev)
+    words = tuple({**w, "how": "question", "p_yes": round(score.p_yes, 6), "detail": f"asked {juror.judge.id}"}
+                  if w["how"] == "unaccounted" and ok else w for w in c.words)
     return Constraint(c.text, c.kind, c.clause, "narrow_question", ok, c.evidence,
-                      f"{names} not matched as values; {juror.judge.id}: P(yes) {score.p_yes:.3f} "
+                      f"{names} not accounted for by a rule; {juror.judge.id}: P(yes) {score.p_yes:.3f} "
                       f"{'>=' if ok else '<'} {juror.threshold:.3f} ({juror.threshold_source}) about {b.bound_to}",
-                      score.p_yes, type=c.type, bound_to=c.bound_to, values=c.values, open_names=c.open_names)
+                      score.p_yes, type=c.type, bound_to=c.bound_to, values=c.values, open_names=c.open_names,
+                      words=words)
 
 
 def verify_goal(goal: str, traj: Trajectory, juror: Juror | None = None, prompts: Prompts | None = None,
@@ -241,17 +256,19 @@ def verify_goal(goal: str, traj: Trajectory, juror: Juror | None = None, prompts
     unanswered = None if answer_written else _unanswered(goal, traj)
     partial = _partial_superlative(goal, traj)
     # A clause that fails on a value, an action or a qualifier decides the goal: no model is asked.
-    hard = [b for b in bindings if not b.holds and not b.open_names] + [c for c in (unanswered, partial) if c]
+    hard = [b for b in bindings if not b.holds and not b.open_words] + [c for c in (unanswered, partial) if c]
     out: list[Constraint] = []
     for b in bindings:
-        if b.open_names and juror is not None and not hard:
+        if b.open_words and not b.holds and juror is not None and not hard:
             out.append(_narrow(b, ev, juror, prompts))
         else:
             c = _constraint(b, ev)
-            if b.open_names:
+            if b.open_words and not b.holds:
                 why = "not asked: the goal already fails elsewhere" if hard else "no constraint juror was given"
-                c = Constraint(c.text, c.kind, c.clause, c.method, False, c.evidence, f"{b.detail}; {why}",
-                               type=c.type, bound_to=c.bound_to, values=c.values, open_names=c.open_names)
+                method = "unverifiable" if c.method == "unaccounted" and not hard else c.method
+                c = Constraint(c.text, c.kind, c.clause, method, False, c.evidence, f"{b.detail}; {why}",
+                               type=c.type, bound_to=c.bound_to, values=c.values, open_names=c.open_names,
+                               words=c.words)
             out.append(c)
     out += [c for c in (unanswered, partial) if c is not None]
     failed = [c for c in out if not c.holds]
