@@ -97,6 +97,80 @@ def score(goals: Sequence[KeyGoal], accepts: Callable[[KeyGoal], tuple[bool, str
             "rows": rows}
 
 
+# The benchmark a key run comes from, by the first folder of its `source` (fixtures/README):
+# (folder prefix, name); the first prefix that matches wins, an unknown folder is its own name.
+SOURCES = (("tau2", "tau2"), ("tau_bench", "tau-bench"), ("toolbench", "ToolBench"), ("fireact", "FireAct"),
+           ("react", "ReAct"), ("swe_agent", "SWE"), ("mini_swe_agent", "SWE"))
+
+
+def source_of(run: str) -> str:
+    """The benchmark of a key run ("<source>#<index or key>"), from its source's first folder.
+
+    >>> source_of("tau_bench_airline/gpt-4o-airline.part1of3.json#0"), source_of("tau2_bench/x.json#1")
+    ('tau-bench', 'tau2')
+    >>> source_of("mini_swe_agent/a.traj.json#astroid"), source_of("swe_agent_swebench_verified/b#c")
+    ('SWE', 'SWE')
+    >>> source_of("react_hotpotqa/r.txt#3"), source_of("fireact_hotpotqa/f.json#k"), source_of("other/x#1")
+    ('ReAct', 'FireAct', 'other')
+    """
+    folder = run.rsplit("#", 1)[0].split("/", 1)[0]
+    return next((name for prefix, name in SOURCES if folder.startswith(prefix)), folder)
+
+
+def score_by_source(goals: Sequence[KeyGoal], decisions: Sequence[tuple[bool, str]]) -> dict[str, Any]:
+    """`score` on each source's runs alone (`decisions[i]` is what the verifier said of
+    `goals[i]`), and, under `other_sources`, on the runs of every other source: does a rule
+    hold past the runs it was written for?"""
+    decided = {id(g): d for g, d in zip(goals, decisions, strict=True)}
+    out: dict[str, Any] = {}
+    for src in sorted({source_of(g.run) for g in goals}):
+        mine = score([g for g in goals if source_of(g.run) == src], lambda g: decided[id(g)])
+        rest = score([g for g in goals if source_of(g.run) != src], lambda g: decided[id(g)])
+        del mine["rows"]
+        out[src] = {"runs": len({g.run for g in goals if source_of(g.run) == src}), **mine,
+                    "other_sources": {k: rest[k] for k in ("goals", "accepted_valid", "accepted_invalid",
+                                                           "precision", "recall")}}
+    return out
+
+
+# How the verifier accounts for a word or phrase of a goal (each constraint's `words`).
+WORD_HOWS = ("value", "field", "lexicon", "rule", "context", "framing", "question", "unaccounted")
+
+
+def word_accounting(goals: Sequence[KeyGoal], constraints: Sequence[Sequence[dict[str, Any]]]) -> dict[str, Any]:
+    """Words and phrases per `how`, over every constraint of each goal (`constraints[i]`:
+    `Verification.to_dict()["constraints"]` of `goals[i]`), true and false goals apart, and the
+    share of goals with at least one `unaccounted`. A constraint without `words` counts none.
+
+    >>> g = lambda valid: KeyGoal("r#0", "", valid, "", "", None, ())
+    >>> wa = word_accounting([g(True), g(False)], [[{"words": [{"text": "Mia", "how": "value"},
+    ...     {"text": "please", "how": "unaccounted"}]}], [{"detail": "no words"}]])
+    >>> wa["true_goals"]["by_how"]["value"], wa["true_goals"]["by_how"]["unaccounted"], wa["true_goals"]["words"]
+    (1, 1, 2)
+    >>> wa["false_goals"]["goals_with_words"], wa["false_goals"]["share_with_unaccounted"], wa["all_goals"]["share_with_unaccounted"]
+    (0, 0.0, 0.5)
+    """
+    out: dict[str, Any] = {}
+    groups = (("true_goals", (True,)), ("false_goals", (False,)), ("all_goals", (True, False)))
+    for label, truths in groups:
+        by_how = dict.fromkeys(WORD_HOWS, 0)
+        n = with_words = with_unaccounted = 0
+        for g, cs in zip(goals, constraints, strict=True):
+            if g.valid not in truths:
+                continue
+            words = [w for c in cs for w in c.get("words", [])]
+            n += 1
+            with_words += bool(words)
+            with_unaccounted += any(w.get("how") == "unaccounted" for w in words)
+            for w in words:
+                how = str(w.get("how"))
+                by_how[how] = by_how.get(how, 0) + 1       # an unknown `how` is counted, not lost
+        out[label] = {"goals": n, "goals_with_words": with_words, "words": sum(by_how.values()),
+                      "by_how": by_how, "goals_with_unaccounted": with_unaccounted,
+                      "share_with_unaccounted": round(with_unaccounted / n, 3) if n else None}
+    return out
+
+
 def plan_yield(goals: Sequence[KeyGoal], relabel: Callable[[Trajectory], tuple[Sequence[str], str]]) -> dict[str, Any]:
     """Goals built from the evidence, run by run: how many runs that have true goals get an
     accepted goal (`relabel` returns a run's accepted goals, maybe none, and why), and how

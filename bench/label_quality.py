@@ -9,13 +9,21 @@ the target precision and the test-split precision, recall, AUC, ECE and precisio
 recall, overall and per negative kind.
 
     .venv/bin/python bench/label_quality.py [--max-runs 20] [--jurors ...] [--write-thresholds]
-    .venv/bin/python bench/label_quality.py --key-only [--key-model qwen2.5-coder-1.5b]
+    .venv/bin/python bench/label_quality.py --key-only [--key-model qwen2.5-coder-1.5b] [--key-dir DIR ...]
 
 It also scores evidence-linked verification on the development answer key
 (`shared/answer_key/`: rater-written true goals and false ones of seven kinds, on fixture runs):
 precision, recall, and the share of each invalid kind rejected, with every wrong decision
 listed in `bench/out/answer_key.json` to be read (never to fit rules to). `--key-model` adds
-the narrow questions of that model for names no value matched.
+the narrow questions of that model for names no value matched. `by_source` gives the same
+figures on each benchmark's runs alone (tau-bench, tau2, ToolBench, FireAct, ReAct, SWE) and on
+all the others: a rule written while reading one benchmark's runs shows whether it holds on the
+rest. `word_accounting` counts, for true and false goals, how the verifier accounted for each
+word or phrase of a goal (each constraint's `words`, `how`: value, field, lexicon, rule,
+context, framing, question, unaccounted) and the share of goals with one left unaccounted (all
+zero while the verifier writes no `words`). `--key-dir DIR` (repeatable) scores other key
+folders in the same format instead, each reported (and written to `bench/out/<name>.json`)
+under its folder name.
 
 `--jury-behind MODEL@PROMPT` (issue 15: does the holistic jury still add precision behind the
 verifier?) asks that juror, at its calibrated threshold (`make_juror`), about every goal the
@@ -38,6 +46,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 FIX = ROOT.parent / "shared" / "fixtures"
+KEY_DIR = ROOT.parent / "shared" / "answer_key"
 CLI = [sys.executable, "-m", "agenther_local"]
 JURORS = ("qwen2.5-coder-0.5b@verify,qwen2.5-coder-0.5b@verify_parts,"
           "qwen2.5-coder-1.5b@verify,qwen2.5-coder-1.5b@verify_goal_first,smollm2-135m@verify")
@@ -50,10 +59,29 @@ def inputs() -> list[str]:
     return [str(f) for f in files]
 
 
-def answer_key(out: Path, model: str | None) -> tuple[dict, dict, list]:
-    """Evidence-linked verification on the development answer key: (summary, full result with
-    rows, the key's goals with their runs)."""
-    from agenther_local.answer_key import load_key, plan_yield, score
+def key_names(dirs: list[Path]) -> list[str]:
+    """The name each key folder is reported under: the default key keeps "answer_key" (and
+    bench/out/answer_key.json), another folder its own name, made unique.
+
+    >>> key_names([KEY_DIR, Path("/data/other_key"), Path("/x/other_key"), Path("/y/answer_key")])
+    ['answer_key', 'other_key', 'x_other_key', 'y_answer_key']
+    """
+    names: list[str] = []
+    for d in dirs:
+        name = "answer_key" if d.resolve() == KEY_DIR.resolve() else d.name
+        if name in names or (name == "answer_key" and d.resolve() != KEY_DIR.resolve()):
+            name = f"{d.parent.name}_{d.name}"
+        while name in names:
+            name += "_"
+        names.append(name)
+    return names
+
+
+def answer_key(out: Path, model: str | None, key_dir: Path = KEY_DIR, name: str = "answer_key") -> tuple[dict, dict, list]:
+    """Evidence-linked verification on an answer key (default: the development key): (summary,
+    full result with rows, the key's goals with their runs). The full result goes to
+    `out/<name>.json`."""
+    from agenther_local.answer_key import load_key, plan_yield, score, score_by_source, word_accounting
     from agenther_local.stages.verify import verify_goal
 
     juror = None
@@ -64,14 +92,17 @@ def answer_key(out: Path, model: str | None) -> tuple[dict, dict, list]:
         from agenther_local.pipeline import judge_loader, make_juror
         load, _ = judge_loader(Config(), CallCache(cache_dir() / "calls.sqlite"))
         juror = make_juror(load, model, "constraint", Config())
-    goals, missing = load_key(sorted((ROOT.parent / "shared" / "answer_key").glob("*.jsonl")), FIX)
+    goals, missing = load_key(sorted(key_dir.glob("*.jsonl")), FIX)
     t0 = time.perf_counter()
-
-    def accepts(g):
-        v = verify_goal(g.goal, g.traj, juror)
-        return v.accepted, v.reason
-
-    result = score(goals, accepts)
+    verdicts = [verify_goal(g.goal, g.traj, juror) for g in goals]
+    decisions = [(v.accepted, v.reason) for v in verdicts]
+    constraints = [v.to_dict()["constraints"] for v in verdicts]
+    decided = {id(g): d for g, d in zip(goals, decisions)}
+    result = score(goals, lambda g: decided[id(g)])
+    for row, cs in zip(result["rows"], constraints):
+        row["unaccounted"] = [w.get("text") for c in cs for w in c.get("words", []) if w.get("how") == "unaccounted"]
+    result["by_source"] = score_by_source(goals, decisions)
+    result["word_accounting"] = word_accounting(goals, constraints)
     from agenther_local.config import RelabelConfig
     from agenther_local.prompts import Prompts
     from agenther_local.stages.relabel import relabel_from_plans
@@ -85,7 +116,8 @@ def answer_key(out: Path, model: str | None) -> tuple[dict, dict, list]:
     result["seconds_per_goal"] = round((time.perf_counter() - t0) / max(1, len(goals)), 4)
     result["runs_not_found"] = missing
     result["narrow_question_model"] = model
-    (out / "answer_key.json").write_text(json.dumps(result, indent=1, ensure_ascii=False))
+    result["key_dir"] = str(key_dir)
+    (out / f"{name}.json").write_text(json.dumps(result, indent=1, ensure_ascii=False))
     summary = {k: v for k, v in result.items() if k != "rows"}
     for k in ("goals_from_plans", "goals_from_plans_3_per_run"):
         summary[k] = {k2: v for k2, v in result[k].items() if k2 != "rows"}
@@ -241,17 +273,25 @@ def main() -> None:
     ap.add_argument("--write-thresholds", action="store_true", help="store each juror's θ in its manifest")
     ap.add_argument("--key-only", action="store_true", help="only the answer key (no pairs; a holistic juror only with --jury-behind)")
     ap.add_argument("--key-model", default=None, help="narrow-question model for the answer key (default: none)")
+    ap.add_argument("--key-dir", type=Path, action="append", default=None, metavar="DIR",
+                    help=f"an answer-key folder (*.jsonl, shared/answer_key's format) to score, reported under its "
+                    f"own name; repeatable (default: {KEY_DIR}); --jury-behind uses the first")
     ap.add_argument("--jury-behind", default=None, metavar="MODEL@PROMPT",
                     help="also ask this holistic juror about every goal the verifier or the plans accept")
     ap.add_argument("--jury-no-cache", action="store_true", help="--jury-behind: ask the model even for cached "
                     "answers (to time the calls again)")
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
-    key, key_rows, goals = answer_key(args.out, args.key_model)
-    behind = {"jury_behind": jury_behind(args.out, args.jury_behind, key_rows, goals, not args.jury_no_cache)} \
+    dirs = args.key_dir or [KEY_DIR]
+    keys, first = {}, None
+    for key_dir, name in zip(dirs, key_names(dirs)):
+        key, key_rows, goals = answer_key(args.out, args.key_model, key_dir, name)
+        keys[name] = key
+        first = first or (key_rows, goals)
+    behind = {"jury_behind": jury_behind(args.out, args.jury_behind, *first, not args.jury_no_cache)} \
         if args.jury_behind else {}
     if args.key_only:
-        print(json.dumps({"answer_key": key, **behind}, indent=1, ensure_ascii=False))
+        print(json.dumps({**keys, **behind}, indent=1, ensure_ascii=False))
         return
     pairs, result = args.out / "pairs.jsonl", args.out / "label_quality.json"
     subprocess.run([*CLI, "eval", "make-pairs", *inputs(), "--branches", "-o", str(pairs), "--seed", str(args.seed),
@@ -265,7 +305,7 @@ def main() -> None:
     summary = {k: v for k, v in full.items() if k != "rows"}
     summary["wall_seconds"] = round(time.perf_counter() - t0, 1)
     summary["command"] = " ".join(sys.argv)
-    summary["answer_key"] = key
+    summary.update(keys)
     summary.update(behind)
     print(json.dumps(summary, indent=1))
 

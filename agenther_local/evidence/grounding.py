@@ -2,7 +2,7 @@
 
 SPEC ("Hard negatives") measured that small judges cannot tell a satisfied goal from one
 with a single value changed, while this check can: a goal is grounded only if each of its
-specifics (evidence/values.py: numbers, money, dates, times, codes, quoted strings, names,
+specifics (evidence/values/: numbers, money, dates, times, codes, quoted strings, names,
 emails, URLs) is found, after normalisation on both sides, in the observation of a step
 whose `is_evidence` is true. The user's turns, the agent's thoughts, its tool-call
 arguments and its final answer are never evidence: they re-admit the unmet constraints of
