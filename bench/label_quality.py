@@ -9,7 +9,7 @@ the target precision and the test-split precision, recall, AUC, ECE and precisio
 recall, overall and per negative kind.
 
     .venv/bin/python bench/label_quality.py [--max-runs 20] [--jurors ...] [--write-thresholds]
-    .venv/bin/python bench/label_quality.py --key-only [--key-model qwen2.5-coder-1.5b]
+    .venv/bin/python bench/label_quality.py --key-only [--key-model qwen2.5-coder-1.5b] [--key-dir bench/answer_key_web]
 
 It also scores evidence-linked verification on the development answer key
 (`shared/answer_key/`: rater-written true goals and false ones of seven kinds, on fixture runs):
@@ -50,7 +50,7 @@ def inputs() -> list[str]:
     return [str(f) for f in files]
 
 
-def answer_key(out: Path, model: str | None) -> tuple[dict, dict, list]:
+def answer_key(out: Path, model: str | None, key_dir: Path | None = None) -> tuple[dict, dict, list]:
     """Evidence-linked verification on the development answer key: (summary, full result with
     rows, the key's goals with their runs)."""
     from agenther_local.answer_key import load_key, plan_yield, score
@@ -64,7 +64,7 @@ def answer_key(out: Path, model: str | None) -> tuple[dict, dict, list]:
         from agenther_local.pipeline import judge_loader, make_juror
         load, _ = judge_loader(Config(), CallCache(cache_dir() / "calls.sqlite"))
         juror = make_juror(load, model, "constraint", Config())
-    goals, missing = load_key(sorted((ROOT.parent / "shared" / "answer_key").glob("*.jsonl")), FIX)
+    goals, missing = load_key(sorted((key_dir or ROOT.parent / "shared" / "answer_key").glob("*.jsonl")), FIX)
     t0 = time.perf_counter()
 
     def accepts(g):
@@ -85,7 +85,7 @@ def answer_key(out: Path, model: str | None) -> tuple[dict, dict, list]:
     result["seconds_per_goal"] = round((time.perf_counter() - t0) / max(1, len(goals)), 4)
     result["runs_not_found"] = missing
     result["narrow_question_model"] = model
-    (out / "answer_key.json").write_text(json.dumps(result, indent=1, ensure_ascii=False))
+    (out / ("answer_key.json" if key_dir is None else f"answer_key_{key_dir.name}.json")).write_text(json.dumps(result, indent=1, ensure_ascii=False))
     summary = {k: v for k, v in result.items() if k != "rows"}
     for k in ("goals_from_plans", "goals_from_plans_3_per_run"):
         summary[k] = {k2: v for k2, v in result[k].items() if k2 != "rows"}
@@ -241,13 +241,15 @@ def main() -> None:
     ap.add_argument("--write-thresholds", action="store_true", help="store each juror's θ in its manifest")
     ap.add_argument("--key-only", action="store_true", help="only the answer key (no pairs; a holistic juror only with --jury-behind)")
     ap.add_argument("--key-model", default=None, help="narrow-question model for the answer key (default: none)")
+    ap.add_argument("--key-dir", type=Path, default=None, help="another answer key's folder (default: shared/answer_key; "
+                    "bench/answer_key_web holds the browser-use key)")
     ap.add_argument("--jury-behind", default=None, metavar="MODEL@PROMPT",
                     help="also ask this holistic juror about every goal the verifier or the plans accept")
     ap.add_argument("--jury-no-cache", action="store_true", help="--jury-behind: ask the model even for cached "
                     "answers (to time the calls again)")
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
-    key, key_rows, goals = answer_key(args.out, args.key_model)
+    key, key_rows, goals = answer_key(args.out, args.key_model, args.key_dir)
     behind = {"jury_behind": jury_behind(args.out, args.jury_behind, key_rows, goals, not args.jury_no_cache)} \
         if args.jury_behind else {}
     if args.key_only:

@@ -91,8 +91,9 @@ class Node:
 
     def label(self) -> str:
         """What a person calls the element: its text, else its row's short text (a radio's
-        "Compact"), else its aria-label/title/placeholder, else the text line just above it
-        among its siblings (a switch's "Mobile")."""
+        "Compact"), else its aria-label/title/placeholder, else (a checkbox or radio input) the
+        text line right after it, else the text line just above it among its siblings (a
+        switch's "Mobile")."""
         t = " ".join(self.texts()).strip()
         if t:
             return t
@@ -100,10 +101,16 @@ class Node:
         rt = " · ".join(row.texts()) if row is not self else ""
         if rt and len(rt) <= 80:
             return rt
-        for k in ("aria-label", "title", "placeholder", "name", "value"):
+        for k in ("aria-label", "title", "placeholder"):
             if self.attrs.get(k):
                 return self.attrs[k]
-        return heading(self, 1)
+        if self.tag == "input" and self.attrs.get("type") in ("checkbox", "radio"):
+            # HTML puts a box's label text after it ("[3]<input type=checkbox /> Never mark as important")
+            sibs = self.parent.children if self.parent is not None else []
+            nxt = sibs[sibs.index(self) + 1] if self in sibs and sibs.index(self) + 1 < len(sibs) else None
+            if nxt is not None and nxt.kind == "text":
+                return nxt.text
+        return heading(self, 1) or self.attrs.get("name", "") or self.attrs.get("value", "")
 
     def key(self) -> str:
         """The element's identity across pages (its index changes on every page)."""
@@ -259,7 +266,8 @@ def units(page: Page) -> list[tuple[str, Node]]:
 
     def visit(n: Node) -> None:
         text_len = sum(len(t) + 3 for t in n.texts())
-        if n.tag != "page" and n.kind == "el" and text_len <= _CFG.unit_chars and (text_len or n.state() or n.idx):
+        if n.tag != "page" and n.kind == "el" and text_len <= _CFG.unit_chars and (text_len or n.state() or n.idx) \
+                and not is_list(n):
             out.append(("unit", n))
             return
         run: list[Node] = []
@@ -277,6 +285,17 @@ def units(page: Page) -> list[tuple[str, Node]]:
     for r in page.roots:
         visit(r)
     return out
+
+
+def is_list(n: Node) -> bool:
+    """Does `n` hold several rows (two or more child elements with two or more texts each)? Then
+    each row is its own record: two connected accounts are not one record.
+
+    >>> row = lambda *ts: Node("el", 1, 0, 0, tag="div", children=[Node("text", 2, 0, 0, text=t) for t in ts])
+    >>> is_list(Node("el", 0, 0, 0, tag="div", children=[row("Slack", "Disconnect"), row("GitLab", "Disconnect")]))
+    True
+    """
+    return sum(1 for c in n.children if c.kind == "el" and len(c.texts()) >= 2) >= 2
 
 
 def _run(run: list[Node]) -> Node:
@@ -458,14 +477,23 @@ def web_actions(traj, actions: list) -> list:
             # a field or a choice of a form: pending until the form is submitted
             if not failed:
                 value = str(a.args.get("text", a.args.get("value", a.args.get("options", ""))))
+                radio = n is not None and any(d.attrs.get("type") == "radio" for d in n.walk())
                 if n is not None and not typed:
-                    value = f"{heading(row_of(n), 1) or heading(n, 1)}: {n.label()[:80]}".lstrip(": ")
-                pending.append(f"{n.label()[:60]}: {value}" if typed and n is not None else value)
+                    # a radio is one value of its group (the heading above); a checkbox is its own label
+                    value = f"{heading(row_of(n), 1) or heading(n, 1)}: {n.label()[:80]}".lstrip(": ") if radio \
+                        else n.label()[:80]
+                entry = f"{n.label()[:60]}: {value}" if typed and n is not None else value
+                field_name = entry.rpartition(": ")[0]
+                # a field set twice holds its last value ("Apply label: Promotions", then Newsletters)
+                one_value = typed or radio
+                pending = [p for p in pending if not (one_value and field_name and p.rpartition(": ")[0] == field_name)] + [entry]
             out.append(read)
             continue
         args = {"action": name, **{k: v for k, v in a.args.items() if k not in ("index", "bid", "element")}}
         if n is not None:
-            args.update(element=n.label()[:120], section=heading(row, _CFG.heading_lines) or heading(n, _CFG.heading_lines),
+            # a toggle's section names its setting; a button's is whatever text stands above it
+            section = heading(row, _CFG.heading_lines) or heading(n, _CFG.heading_lines) if _is_toggle(n) else ""
+            args.update(element=n.label()[:120], section=section,
                         row=" · ".join(row.texts())[:_CFG.effect_chars] if row is not n else "",
                         page=before.title if before else "", url=before.url if before else "")
         if not typed and not (n is not None and _is_toggle(n)):

@@ -58,7 +58,9 @@ def describe_web(a: Action) -> dict[str, Any]:
         where = _page_name(str(args.get("url", "")))
         return {"text": text + (f" on the {where} page" if where else ""), "values": [element], "family": "set"}
     obj_words = [w for w in element.split() if w.lower() not in words()["verbs"].get(a.verb, ()) | {verb.lower()}]
-    text = f"{verb} {' '.join(obj_words)}".strip()
+    # a one-word UI label is a common noun in a request ("Create Filter" -> Create filter)
+    obj = " ".join(obj_words)
+    text = f"{verb} {obj.lower() if len(obj_words) == 1 else obj}".strip()
     banner = _banner(effect)
     if banner is not None:
         # the page's own words for what happened: 'Label "Cloud" created' -> Create label "Cloud"
