@@ -1,7 +1,7 @@
 """Answer keys: rater-written true and false goals for real runs, and how a verifier scores on them.
 
 A key is a JSONL file, one run per line (`shared/answer_key/README.md`): `source` (a fixture
-path), `index` or `key` (which run of the file), `valid_goals`, `invalid_goals` (`goal`,
+path: a file, or a run's folder), `index` or `key` (which run of the file; none for a folder), `valid_goals`, `invalid_goals` (`goal`,
 `kind`, `why`), `achieved` (facts with verbatim evidence). `load_key` finds each run through
 the adapters; `score` counts what a verifier accepts, per invalid kind.
 """
@@ -30,6 +30,9 @@ class KeyGoal:
 
 def _matches(traj: Trajectory, entry: dict[str, Any]) -> bool:
     src = str(traj.metadata.get("source", ""))
+    if entry.get("index") is None and entry.get("key") is None:
+        # a run that is a folder (a browser-use task): its source is that folder
+        return src.rstrip("/").endswith(str(entry["source"]).rstrip("/"))
     if "index" in entry and entry["index"] is not None:
         i = entry["index"]
         return src.endswith(f":#{i}") or traj.metadata.get("index") == i

@@ -108,6 +108,19 @@ class EvidenceConfig:
 
 
 @dataclass(frozen=True)
+class PageConfig:
+    """How a browser agent's pages are cut into records (evidence/pages.py)."""
+    # The smallest element whose text fits here is one record (a list row, a form field with its
+    # label): a Gmail inbox row is 150-250 characters, a whole inbox 20k (browser_use fixtures).
+    unit_chars: int = 400
+    # Lines of text above an element that name its section ("Conversation View / Group emails
+    # into conversations" over its two radio buttons).
+    heading_lines: int = 2
+    # Characters of a record's text kept in a write's effect (the banner, the toggled element).
+    effect_chars: int = 300
+
+
+@dataclass(frozen=True)
 class RuntimeConfig:
     n_ctx: int = 4096                 # judge prompts are ~350 tokens; runs get shortened to fit
     n_threads: int | None = None      # None = llama.cpp's default (physical cores)

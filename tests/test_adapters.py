@@ -86,7 +86,7 @@ def test_an_unknown_file_is_one_line_naming_it(tmp_path):
     with pytest.raises(InputFileError) as e:
         adapters.detect_format(odd)
     assert str(e.value) == (f"{odd}: cannot tell the format (first record has keys a, b); pass "
-                            "--from with one of native, agenther, fireact, inspect, mini-swe-agent, "
+                            "--from with one of native, agenther, agentlab, browser_use, fireact, inspect, mini-swe-agent, "
                             "openai, openhands, react, sharegpt, swe-agent, tau2, toolbench")
 
 

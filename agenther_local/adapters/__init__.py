@@ -6,7 +6,8 @@
 cannot be read comes back as a RecordError located there, never as an exception, and is
 never skipped. A whole file that cannot be read (missing, not a known format) raises
 InputFileError. `detect_format` looks at the content, never at the file name. An input may
-also be a directory holding OpenHands conversation folders; a labels file or a SWE-bench
+also be a directory holding runs of a folder format (OpenHands conversations, browser-use task
+folders, AgentLab experiment folders: `_FOLDERS`), or any folder above them; a labels file or a SWE-bench
 predictions file given as an input is named for what it is.
 
 Every Trajectory carries `metadata["source_format"]` and `metadata["source"]`. A format
@@ -19,8 +20,8 @@ from typing import Any, Callable, Iterator
 
 from ..errors import ConfigError, InputFileError, RecordError
 from ..jsonl import check_input_file, iter_json_values
-from . import (agenther, fireact, inspect_ai, mini_swe_agent, native, openai, openhands, react,
-               sharegpt, swe_agent, tau2, toolbench)
+from . import (agentlab, agenther, browser_use, fireact, inspect_ai, mini_swe_agent, native, openai,
+               openhands, react, sharegpt, swe_agent, tau2, toolbench)
 from .common import Located, first_char
 from .labels import Labels, is_labels_file
 
@@ -28,8 +29,11 @@ from .labels import Labels, is_labels_file
 # most specific shapes first (a FireAct run also has "traj", like tau-bench; FireAct's and
 # mini-swe-agent's chats are OpenAI messages too; a ShareGPT record may call its list
 # "messages", like OpenAI). Every list of names (`--from` choices) comes from here.
-_REGISTRY = (swe_agent, mini_swe_agent, openhands, tau2, inspect_ai, toolbench, agenther,
-             fireact, react, sharegpt, openai, native)
+_REGISTRY = (swe_agent, mini_swe_agent, openhands, browser_use, tau2, inspect_ai, toolbench, agenther,
+             fireact, react, sharegpt, openai, agentlab, native)
+# Formats whose input is a folder (or a folder above many): (module, "is there a run at or below?").
+_FOLDERS = ((openhands, openhands.is_conversation_dir), (browser_use, browser_use.is_task_dir),
+            (agentlab, agentlab.is_experiment_dir))
 _MODULES = {m.FORMAT: m for m in _REGISTRY}
 FORMATS = tuple(sorted(_MODULES, key=lambda name: (name != "native", name)))
 # What `convert --to` writes: a trajectory -> one JSONL row.
@@ -38,9 +42,17 @@ WRITERS: dict[str, Callable[[Any], dict[str, Any]]] = {
 _PEEK_RECORDS = 20     # JSONL lines to try before giving up on malformed ones
 
 
+def _folder_format(path: Path) -> str | None:
+    """The format of the runs a directory holds (the first folder format with a run below it)."""
+    for module, holds in _FOLDERS:
+        if holds(path):
+            return module.FORMAT
+    return None
+
+
 def check_input(path: Path) -> None:
-    """A file, or a directory that holds OpenHands conversations; InputFileError otherwise."""
-    if path.is_dir() and openhands.is_conversation_dir(path):
+    """A file, or a directory that holds runs of a folder format; InputFileError otherwise."""
+    if path.is_dir() and _folder_format(path) is not None:
         return
     check_input_file(path)
 
@@ -49,8 +61,9 @@ def detect_format(path: Path | str) -> str:
     """The format of a file, from its content. Raises InputFileError when it cannot tell."""
     path = Path(path)
     if path.is_dir():
-        if openhands.is_conversation_dir(path):
-            return openhands.FORMAT
+        fmt = _folder_format(path)
+        if fmt is not None:
+            return fmt
         check_input_file(path)          # says "is a directory"
     first = first_char(path)
     if first == "":
@@ -109,7 +122,7 @@ def read(path: Path | str, fmt: str = "auto", branches: bool = False,
     reader: Callable[..., Iterator[Located]] | None = getattr(_MODULES.get(fmt), "read", None)
     if reader is None:
         raise ConfigError(f"unknown format {fmt!r} (known: auto, {', '.join(FORMATS)})")
-    if not (fmt == openhands.FORMAT and path.is_dir()):
+    if not (path.is_dir() and fmt in {m.FORMAT for m, _ in _FOLDERS}):
         first_char(path)    # a missing file or a directory fails here, before the first record
     got = reader(path, branches=branches)
     return got if labels is None else _labelled(got, labels)

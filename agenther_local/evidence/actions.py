@@ -11,6 +11,7 @@ so they are evidence; the arguments of read calls (queries) and of failed calls 
   verb of the tool's name (`book_`, `cancel_`, `update_`, `send_`, `transfer_` write; `get_`,
   `search_`, `list_`, `calculate`, `think` read). A name with no known verb is a read: no
   completeness rule is built on a call we cannot name.
+A browser run's actions are classified from its pages instead (evidence/pages.py).
 A write's `target` is what it changed, so several edits of one file (or updates of one
 reservation) are one thing a goal must ask for: a file path, else the id argument, else the call.
 """
@@ -23,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any, Iterable
 
 from ..trajectory import Trajectory
+from . import pages
 from .values import PATH as _PATH
 
 WRITE_VERBS = frozenset(
@@ -60,6 +62,7 @@ class Action:
     kind: str                  # read | write
     verb: str                  # the verb the kind was decided by ("book", "sed -i", "schema")
     target: str                # what a write changed: a path, an id, or the call itself
+    page: bool = False         # a browser action: its scope is what the pages show of it (evidence/pages.py)
 
     @property
     def is_write(self) -> bool:
@@ -226,4 +229,5 @@ def actions_of(traj: Trajectory, write_tools: Iterable[str] = (), read_tools: It
         status = call_status(step.observation)
         target = _target(step.action, step.action_input, paths, i) if kind == "write" else ""
         out.append(Action(i, step.action, step.action_input, step.observation, status, kind, verb, target))
-    return out
+    # a browser run's writes succeed only when a later page shows their effect
+    return pages.web_actions(traj, out) if pages.is_web_run(traj) else out

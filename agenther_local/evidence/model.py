@@ -152,7 +152,8 @@ class RunEvidence:
         hit = self._scopes.get(a.step)
         if hit is not None:
             return hit
-        own = [call_record(a)] + self.by_step.get(a.step, [])
+        # a browser write's scope is what the pages show of it (its arguments), not the whole page
+        own = [call_record(a)] + ([] if a.page else self.by_step.get(a.step, []))
         target = norm_id(a.target.split(":", 1)[1]) if ":" in a.target else ""
         ids = set().union(*(self.refs(r) for r in own), *(set(r.ids) for r in own)) - {target}
         joined = [r for r in self.joined(ids) if r.step != a.step and target not in r.own_ids]

@@ -15,6 +15,7 @@ records, and a claim must find all its values in ONE record (or in records joine
 Every record keeps its step, its span in the observation (the enclosing string for JSON
 nested in a string), a path ("$[0].flights[1]", "line 3-5") and its identity values.
 
+A page a browser agent saw is cut by evidence/pages.py (elements with their row and section).
 Not handled: XML/HTML structure (read as prose), CSV without pipes (each line is a sentence),
 records that span several tool outputs (those are joined by id: evidence/model.py).
 """
@@ -399,6 +400,8 @@ def split_records(step: int, observation: str) -> list[Record]:
     >>> [r.text for r in split_records(1, "Mia Li lives in Austin. She flies often.")]
     ['Mia Li lives in Austin.', 'She flies often.']
     """
+    if PAGE_MARK.search(observation):
+        return page_records(step, observation)       # a browser agent's page (evidence/pages.py)
     root = parse_structured(observation)
     if root is not None:
         return _json_records(step, _expand_strings(root))
@@ -450,3 +453,6 @@ def _balanced(text: str, start: int) -> int | None:
             if depth == 0:
                 return i + 1
     return None
+
+
+from .pages import PAGE_MARK, page_records  # noqa: E402  (pages.py imports Record from here)

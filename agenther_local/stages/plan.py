@@ -34,10 +34,12 @@ from typing import Any
 from ..evidence.actions import Action, name_words
 from ..judges.generation import fit_budget
 from ..evidence.model import RunEvidence
+from ..evidence.pages import is_web_run
 from ..evidence.records import _ID_KEY, Record, norm_id
 from ..evidence.values import extract_specifics, paths_in
 from ..prompts import Prompts
 from ..trajectory import Trajectory
+from .web_plan import render_web_goal, web_plans
 
 MAX_ARGS = 8          # arguments of one call the request names (the rest stay in the call)
 MAX_FIELDS = 2        # fields of a record one question asks for
@@ -293,6 +295,14 @@ def plan_goals(traj: Trajectory, ev: RunEvidence, limit: int = 3, prefixes: bool
     records it read before its first write, then the writes made up to an earlier step.
     `limit` bounds the questions. `prefixes=False` (samples keep the whole run): only plans
     that hold for the whole run (all writes; questions only in a run with no write)."""
+    if is_web_run(traj):
+        # a browser run: its writes as the pages show them, none the state checker contradicts
+        # (questions about page records are not planned: a page's fields are not its facts)
+        return web_plans(traj, [p for p in _plan_goals(traj, ev, limit, prefixes) if p.kind == "writes"])
+    return _plan_goals(traj, ev, limit, prefixes)
+
+
+def _plan_goals(traj: Trajectory, ev: RunEvidence, limit: int, prefixes: bool) -> list[GoalPlan]:
     writes = list(ev.succeeded_writes)
     whole = _writes_plan(writes)
     if not prefixes:
@@ -305,7 +315,9 @@ def plan_goals(traj: Trajectory, ev: RunEvidence, limit: int = 3, prefixes: bool
 
 
 def render_goal(plan: GoalPlan, prompts: Prompts) -> str:
-    """The plain request of a plan, from prompts/goal.j2."""
+    """The plain request of a plan, from prompts/goal.j2 (a browser run's writes: stages/web_plan.py)."""
+    if plan.kind == "writes" and plan.actions and all(a.page for a in plan.actions):
+        return render_web_goal(plan)
     rendered = prompts.render("goal", kind=plan.kind, calls=[describe_call(a) for a in plan.actions],
                               subject=plan.subject, fields=[(human(k), v) for k, v in plan.fields])
     return " ".join(rendered.user.split())
