@@ -61,7 +61,7 @@ STATE_ATTRS = ("checked", "aria-checked", "aria-pressed", "aria-selected", "sele
 def words() -> dict[str, Any]:
     text = resources.files("agenther_local").joinpath("data/web.toml").read_text(encoding="utf-8")
     raw = tomllib.loads(text)
-    return {sec: ({k: v for k, v in table.items()} if sec == "banner" else
+    return {sec: ({k: v for k, v in table.items()} if sec in ("banner", "checker") else
                   {k: frozenset(v.split()) for k, v in table.items()}) for sec, table in raw.items()}
 
 
