@@ -407,7 +407,8 @@ def _effect(before: Page | None, after: Page | None, n: Node | None, verb: str, 
             if mine and not any(t in after.lines() for t in mine):
                 return f"no longer listed: {' · '.join(mine)[:200]}"
     for t in typed:
-        shown = [ln for ln in new_lines if t and t.lower() in ln.lower()]
+        # subtle: sorted, so the line picked does not change with set order between runs
+        shown = sorted((ln for ln in new_lines if t and t.lower() in ln.lower()), key=lambda ln: (len(ln), ln))
         if shown:
             return f"shows {shown[0][:_CFG.effect_chars]}"
     confirm = words()["effects"]["confirm"]
