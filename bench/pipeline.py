@@ -6,6 +6,7 @@ peak RSS, and the writer drafts lost to a cut or degenerate generation (`generat
 drafts_cut, drafts_degenerate, attempts_lost).
 
     .venv/bin/python bench/pipeline.py [--jury fast] [--fireact 10] [--rule-based] [--no-warm]
+    .venv/bin/python bench/pipeline.py --inputs ../shared/fixtures/browser_use_webarena_infinity   # web runs
 """
 from __future__ import annotations
 
@@ -51,6 +52,9 @@ def main() -> None:
     ap.add_argument("--rule-based", action="store_true", help="no model at all, as `run --rule-based`: goals only from plans")
     ap.add_argument("--tau", type=int, default=0, help="tau-bench airline failures added to the input")
     ap.add_argument("--no-warm", action="store_true", help="skip the second (cache-warm) run")
+    ap.add_argument("--inputs", nargs="+", type=Path, default=None, metavar="PATH",
+                    help="measure on these runs instead (any format `--from auto` reads, e.g. the browser-use "
+                         "fixture folder); --fireact/--tau are then ignored")
     a = ap.parse_args()
     with tempfile.TemporaryDirectory() as d:
         os.environ["AGENTHER_LOCAL_CACHE"] = str(Path(d) / "cache")
@@ -61,11 +65,13 @@ def main() -> None:
         from agenther_local.trajectory import Trajectory
 
         inp = Path(d) / "in.jsonl"
-        rows = (ROOT / "examples" / "demo.jsonl").read_text().splitlines()
-        if FIREACT and a.fireact:
+        rows = (ROOT / "examples" / "demo.jsonl").read_text().splitlines() if a.inputs is None else []
+        for path in a.inputs or ():
+            rows += [json.dumps(t.to_dict()) for _, t in read(path) if isinstance(t, Trajectory)]
+        if FIREACT and a.fireact and a.inputs is None:
             fails = [t for _, t in read(FIREACT, "react") if isinstance(t, Trajectory) and not t.is_success][: a.fireact]
             rows += [json.dumps(t.to_dict()) for t in fails]
-        if a.tau:
+        if a.tau and a.inputs is None:
             from agenther_local.adapters import detect_format
             taus = []
             for f in sorted(TAU.glob("*.json")):
@@ -85,7 +91,8 @@ def main() -> None:
             tokens = sum(j.stats.prompt_tokens + j.stats.completion_tokens for j in judges.values())
             acc = s.counts.get("accepted", 0)
             drafts = lost_drafts(Path(d) / f"out-{attempt}" / "journal.jsonl")
-            results.append({"run": attempt, "trajectories": s.read, "accepted": acc, "wall_s": round(wall, 1),
+            results.append({"run": attempt, "trajectories": s.read, "failures": s.read - sum(v for k, v in s.counts.items() if k.startswith("skipped")),
+                            "accepted": acc, "wall_s": round(wall, 1),
                             "trajectories_per_min": round(60 * s.read / wall, 2),
                             "model_calls": calls, "model_tokens": tokens,
                             "calls_per_accepted": round(calls / acc, 1) if acc else None,

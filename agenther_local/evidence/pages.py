@@ -61,7 +61,7 @@ STATE_ATTRS = ("checked", "aria-checked", "aria-pressed", "aria-selected", "sele
 def words() -> dict[str, Any]:
     text = resources.files("agenther_local").joinpath("data/web.toml").read_text(encoding="utf-8")
     raw = tomllib.loads(text)
-    return {sec: ({k: v for k, v in table.items()} if sec == "banner" else
+    return {sec: ({k: v for k, v in table.items()} if sec in ("banner", "checker") else
                   {k: frozenset(v.split()) for k, v in table.items()}) for sec, table in raw.items()}
 
 
@@ -407,7 +407,8 @@ def _effect(before: Page | None, after: Page | None, n: Node | None, verb: str, 
             if mine and not any(t in after.lines() for t in mine):
                 return f"no longer listed: {' · '.join(mine)[:200]}"
     for t in typed:
-        shown = [ln for ln in new_lines if t and t.lower() in ln.lower()]
+        # subtle: sorted, so the line picked does not change with set order between runs
+        shown = sorted((ln for ln in new_lines if t and t.lower() in ln.lower()), key=lambda ln: (len(ln), ln))
         if shown:
             return f"shows {shown[0][:_CFG.effect_chars]}"
     confirm = words()["effects"]["confirm"]

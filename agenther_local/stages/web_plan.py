@@ -134,9 +134,10 @@ def checker_refuses(traj, actions: tuple[Action, ...]) -> str | None:
     """Why the app's state checker says a write of the plan did not happen, or None.
 
     A write is refused when a value it names (a quoted subject, an address, a label) occurs in
-    a negative clause of the failed run's checker message that speaks about writes of its
-    verb (`data/web.toml` [checker]: "still exists" for a delete), or, for a switch turned on
-    or off, when that clause says the switch's state is the other one ("got True").
+    a negative clause of the failed run's checker message that says a write of its verb did
+    not happen (`data/web.toml` [checker]: "still exists" for a delete, "not found in blocked"
+    for a block), or, for a switch turned on or off, when that clause says the switch's state
+    is the other one ("got True").
 
     >>> from ..evidence.actions import Action
     >>> class T: is_success = False; metadata = {"verifier_message": "Email with subject 'Claim it' still exists."}
@@ -165,7 +166,8 @@ def checker_refuses(traj, actions: tuple[Action, ...]) -> str | None:
                 continue
             # a setting's value the checker names as expected (or wrong) was not saved
             settings = d.get("family") in ("save", "set")
-            if settings or set(re.findall(r"[a-z]+", low)) & topics.get(d.get("family", a.verb), frozenset()):
+            pattern = topics.get(d.get("family", a.verb))
+            if settings or (pattern and re.search(pattern, c, re.I)):
                 return f"the state checker says {named[0].lower()!r} did not happen: {msg[:160]!r}"
     return None
 
