@@ -94,7 +94,16 @@ def answer_key(out: Path, model: str | None, key_dir: Path = KEY_DIR, name: str 
         juror = make_juror(load, model, "constraint", Config())
     goals, missing = load_key(sorted(key_dir.glob("*.jsonl")), FIX)
     t0 = time.perf_counter()
-    verdicts = [verify_goal(g.goal, g.traj, juror) for g in goals]
+    from agenther_local.errors import AgentherError
+    from agenther_local.stages.verify import Verification
+
+    def verdict(g):
+        try:
+            return verify_goal(g.goal, g.traj, juror)
+        except AgentherError as e:       # a run with no tool output (a tau2 run whose only calls are the user's)
+            return Verification(False, (), str(e))
+
+    verdicts = [verdict(g) for g in goals]
     decisions = [(v.accepted, v.reason) for v in verdicts]
     constraints = [v.to_dict()["constraints"] for v in verdicts]
     decided = {id(g): d for g, d in zip(goals, decisions)}

@@ -175,7 +175,7 @@ class RunEvidence:
         if target:
             set_keys = {_leaf(k) for k, _ in call_record(a).fields}
             for r in self.records:
-                if r.step >= a.step or target not in r.ids:
+                if r.step >= a.step or target not in r.own_ids:   # the object itself, not its items (legs mix)
                     continue
                 fields = tuple((k, v) for k, v in r.fields if changed or _leaf(k) not in set_keys)
                 out.append(Record(r.step, r.start, r.end, r.path + " (before the call)", r.kind, fields,
