@@ -113,7 +113,7 @@ def test_bad_options_are_usage_errors(tmp_path):
     assert result.exit_code == 2
     assert result.output.splitlines()[-1] == (
         "Error: Invalid value for '--from': 'xml' is not one of 'auto', 'native', 'agenther', "
-        "'fireact', 'inspect', 'mini-swe-agent', 'openai', 'openhands', 'react', 'sharegpt', "
+        "'agentlab', 'browser_use', 'fireact', 'inspect', 'mini-swe-agent', 'openai', 'openhands', 'react', 'sharegpt', "
         "'swe-agent', 'tau2', 'toolbench'.")
     result = run(TAU)
     assert result.exit_code == 2

@@ -175,7 +175,11 @@ class RunEvidence:
         if target:
             set_keys = {_leaf(k) for k, _ in call_record(a).fields}
             for r in self.records:
-                if r.step >= a.step or target not in r.own_ids:   # the object itself, not its items (legs mix)
+                if r.step >= a.step or target not in r.ids:
+                    continue
+                # its items only in a list the call did not set: the passengers of a flight change
+                # describe it, its old legs do not (their values mixed with one another)
+                if target not in r.own_ids and any(_leaf(k) in set_keys for k in re.findall(r"([A-Za-z_]+)\[", r.path)):
                     continue
                 fields = tuple((k, v) for k, v in r.fields if changed or _leaf(k) not in set_keys)
                 out.append(Record(r.step, r.start, r.end, r.path + " (before the call)", r.kind, fields,
